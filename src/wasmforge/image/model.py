@@ -37,3 +37,21 @@ class ProvenanceInputs:
     wasmforge_version: str
     build_started: int  # SOURCE_DATE_EPOCH-aware, seconds
     build_finished: int
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A verified image, as the runtime consumes it (see image.reader.load_image)."""
+
+    name: str
+    version: str
+    language: str
+    digest: str  # the manifest digest, "sha256:<hex>"
+    component: bytes  # the component to run (composed with deny stubs when built so)
+    capabilities: object  # wasmforge.project.Capabilities
+    wit: WitSummary
+    layers: tuple[Layer, ...]  # every layer other than the component and capabilities
+    signers: tuple[str, ...]  # fingerprints of trusted keys whose signature verified
+
+    def layer(self, media_type: str) -> Layer | None:
+        return next((layer for layer in self.layers if layer.media_type == media_type), None)
