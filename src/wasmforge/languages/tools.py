@@ -42,7 +42,10 @@ def home() -> Path:
 
 
 def toolchains_dir() -> Path:
-    return home() / "toolchains"
+    """$WASMFORGE_TOOLCHAINS, else $WASMFORGE_HOME/toolchains (kept apart so that tests
+    can isolate keys and caches while sharing installed toolchains)."""
+    explicit = os.environ.get("WASMFORGE_TOOLCHAINS")
+    return Path(explicit) if explicit else home() / "toolchains"
 
 
 def pip_target(req: Requirement) -> Path:

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Everything wasmforge and its tests need on a fresh Debian 12 machine. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  wanted=(bubblewrap docker-registry rustc cargo libstd-rust-dev-wasm32)
+  command -v npm >/dev/null || wanted+=(nodejs npm)
+  need=()
+  for pkg in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+  done
+  if [ "${#need[@]}" -gt 0 ]; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+  fi
+fi
+
+python3 -m pip install --quiet --disable-pip-version-check -e ".[dev,hyperlight]"
+python3 -m wasmforge toolchain install

@@ -1,0 +1,5 @@
+"""`python -m wasmforge`."""
+
+from wasmforge.cli import main
+
+main()
