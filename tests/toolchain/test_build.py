@@ -1,0 +1,101 @@
+"""The build front end: outputs, the content-addressed cache, failures that leave nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wasmforge.errors import BuildFailed
+from wasmforge.languages.tools import toolchains_dir
+from wasmforge.templates import scaffold
+from wasmforge.toolchain.build import build_project
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private build cache and trust store, sharing the installed toolchains."""
+    monkeypatch.setenv("WASMFORGE_TOOLCHAINS", str(toolchains_dir()))
+    monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture()
+def c_project(tmp_path: Path, isolated_home: Path) -> Path:
+    root = tmp_path / "hello"
+    scaffold("hello", "c", root)
+    return root
+
+
+def test_build_writes_component_and_image(c_project: Path) -> None:
+    result = build_project(c_project)
+    assert not result.cached
+    assert result.component == c_project.resolve() / "build" / "hello.wasm"
+    assert result.component.read_bytes()[:8] == b"\0asm\x0d\x00\x01\x00"  # a component
+    assert result.image.is_file() and result.digest.startswith("sha256:")
+    assert any(e.startswith("wasi:cli/run@") for e in result.exports)
+
+
+def test_unchanged_project_rebuilds_without_any_toolchain(
+        c_project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    first = build_project(c_project)
+    # With no toolchain reachable at all, only a cache hit can succeed.
+    monkeypatch.setenv("WASMFORGE_TOOLCHAINS", str(tmp_path / "no-toolchains"))
+    second = build_project(c_project)
+    assert second.cached and second.digest == first.digest
+
+
+def test_a_change_rebuilds_and_going_back_hits_the_store(
+        c_project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    main = c_project / "main.c"
+    original = main.read_text()
+    first = build_project(c_project)
+    main.write_text(original + "\n/* changed */\n")
+    changed = build_project(c_project)
+    assert not changed.cached
+    main.write_text(original)
+    monkeypatch.setenv("WASMFORGE_TOOLCHAINS", str(tmp_path / "no-toolchains"))
+    back = build_project(c_project)
+    assert back.cached and back.digest == first.digest
+
+
+def test_two_clean_builds_give_one_digest(tmp_path: Path, isolated_home: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    digests = []
+    for attempt in ("one", "two"):
+        monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / f"home-{attempt}"))
+        root = tmp_path / attempt / "same"
+        scaffold("same", "c", root)
+        digests.append(build_project(root).digest)
+    assert digests[0] == digests[1]
+
+
+def test_compile_error_leaves_previous_outputs_untouched(c_project: Path) -> None:
+    build_project(c_project)
+    before = (c_project / "build" / "hello.oci.tar").read_bytes()
+    (c_project / "main.c").write_text("int main( { return 0 }\n")
+    with pytest.raises(BuildFailed) as caught:
+        build_project(c_project)
+    assert "main.c" in str(caught.value)
+    assert (c_project / "build" / "hello.oci.tar").read_bytes() == before
+    leftovers = [p.name for p in (c_project / "build").iterdir() if p.name.startswith(".")]
+    assert leftovers == [".wasmforge-build.json"]
+
+
+def test_cli_json_and_noop_rebuild(c_project: Path, isolated_home: Path) -> None:
+    def build() -> dict:
+        proc = subprocess.run([sys.executable, "-m", "wasmforge", "build", str(c_project),
+                               "--json"], capture_output=True, text=True, env=dict(os.environ))
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    first, second = build(), build()
+    assert not first["cached"] and second["cached"]
+    assert first["digest"] == second["digest"]
+    assert first["steps"]["compile"] > 0
