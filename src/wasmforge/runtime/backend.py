@@ -1,0 +1,110 @@
+"""The seam between `run` and the isolation tiers: one small Protocol every backend implements.
+
+`runtime.run` verifies the image and turns manifest + operator flags into an `Invocation`
+(what the guest may touch, how long and how big it may get); a backend runs it and reports a
+`RunOutcome`. Backends never widen an Invocation: they may only refuse it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+TierName = Literal["wasm", "process", "hypervisor"]
+# Strongest first: `auto` takes the first usable one.
+TIER_ORDER: tuple[TierName, ...] = ("hypervisor", "process", "wasm")
+
+
+@dataclass(frozen=True)
+class TierStatus:
+    """Whether a backend can run guests on this host, and why not when it cannot."""
+
+    usable: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Preopen:
+    """A host directory bound at a guest path (already checked against the manifest)."""
+
+    host: str  # absolute, existing directory
+    guest: str
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class Grants:
+    """Exactly what the guest may use; anything absent is denied."""
+
+    args: tuple[str, ...] = ()  # argv[1:]; argv[0] is the image name
+    env: tuple[tuple[str, str], ...] = ()
+    preopens: tuple[Preopen, ...] = ()
+    network: tuple[str, ...] = ()  # outbound allow-list, scheme://host:port
+    clocks: bool = True
+    random: bool = True
+    stdio: bool = True
+    tools: tuple[str, ...] = ()  # host functions by name (hypervisor/executor world)
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    memory_bytes: int
+    timeout_s: float
+    fuel: int | None = None
+
+
+@dataclass(frozen=True)
+class Stdio:
+    """File descriptors the guest's stdin/stdout/stderr go to (default: the host's own)."""
+
+    stdin: int = 0
+    stdout: int = 1
+    stderr: int = 2
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One run of one component."""
+
+    name: str  # argv[0] for the guest and the name in messages
+    component: bytes
+    digest: str  # "sha256:<hex>" of `component`: the key for compiled-code caches
+    grants: Grants
+    limits: RunLimits
+    stdio: Stdio = field(default_factory=Stdio)
+    # Precompiled code shipped in the image (data, annotations) or None; a backend uses it
+    # only when the annotations match its engine, else its own compiled-code cache.
+    precompiled: tuple[bytes, dict[str, str]] | None = None
+    # Host functions for `grants.tools`: name -> f(args_json) -> result json (raise to fail).
+    tools: dict[str, Callable[[str], str]] = field(default_factory=dict)
+    verbose: bool = False
+
+
+FailureKind = Literal["exit", "trap", "timeout", "memory", "fuel", "denied", "internal"]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended. `exit_code` is what `wasmforge run` exits with."""
+
+    exit_code: int
+    failure: FailureKind | None = None  # None when the guest returned success
+    message: str = ""  # one sentence for the operator; empty on success
+    backtrace: str = ""  # wasm frames, shown with --verbose
+    elapsed_s: float = 0.0
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """An isolation tier."""
+
+    name: TierName
+
+    def available(self) -> TierStatus:
+        """Cheap check whether this tier can run here (no guest is started)."""
+        ...
+
+    def run(self, invocation: Invocation) -> RunOutcome:
+        """Run the guest to completion within its limits; never raises for guest failures."""
+        ...
