@@ -195,9 +195,15 @@ def sign(
     key: Annotated[Path, typer.Option("--key", help="Private key (PEM).")],
 ) -> None:
     """Sign an image's manifest digest (cosign simple signing)."""
+    import os
+
+    from wasmforge.image.keys import PASSPHRASE_ENV, is_encrypted
     from wasmforge.image.signing import sign_image
 
-    digest = sign_image(image, key)
+    secret = os.environ.get(PASSPHRASE_ENV)
+    if secret is None and is_encrypted(key) and sys.stdin.isatty():
+        secret = typer.prompt(f"Passphrase for {key}", hide_input=True)
+    digest = sign_image(image, key, secret)
     err.print(f"[green]✓[/] signed {image} ({digest})")
 
 

@@ -126,7 +126,10 @@ class OciLayout:
 
     def add_manifest(self, manifest: dict[str, Any], ref_name: str) -> str:
         """Store a manifest and name it in the index, replacing any entry of that name."""
-        data = canonical_json(manifest)
+        return self.add_manifest_bytes(canonical_json(manifest), ref_name)
+
+    def add_manifest_bytes(self, data: bytes, ref_name: str) -> str:
+        """As add_manifest, keeping the exact bytes (a pulled manifest keeps its digest)."""
         self.add_blob(data)
         entry = descriptor(OCI_MANIFEST_MEDIA_TYPE, data, {REF_NAME: ref_name})
         self.manifests = [m for m in self.manifests if ref_name_of(m) != ref_name]
