@@ -48,6 +48,8 @@ _REF = re.compile(
     r"(?P<repo>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPOSITORY = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _ACCEPT = ", ".join([OCI_MANIFEST_MEDIA_TYPE,
                      "application/vnd.docker.distribution.manifest.v2+json"])
 
@@ -98,6 +100,9 @@ def parse_reference(ref: str) -> Reference:
         host = DEFAULT_REGISTRY
         if "/" not in repository:
             repository = f"library/{repository}"
+    if not _REPOSITORY.match(repository):
+        raise ImageError(f"'{ref}' names the repository '{repository}', which is not valid",
+                         fix="use lowercase letters, digits and . _ - separated by '/'")
     return Reference(host=host, repository=repository, tag=match.group("tag"),
                      digest=match.group("digest"))
 
