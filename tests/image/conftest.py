@@ -174,6 +174,46 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegist
         log.close()
 
 
+@pytest.fixture()
+def auth_registry(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """A second real registry that demands a login (htpasswd, bcrypt): (host, user, password)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    if not os.access(REGISTRY_BIN, os.X_OK):
+        pytest.skip("Debian's docker-registry is not installed (apt-get install docker-registry)")
+    work = tmp_path / "auth-registry"
+    work.mkdir()
+    user, password = "ci", "s3cret-pw"
+    hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+    if not hashed or not hashed.startswith("$2"):
+        pytest.skip("this libc's crypt() cannot make bcrypt hashes for htpasswd")
+    (work / "htpasswd").write_text(f"{user}:{hashed}\n")
+    port = free_port()
+    config = work / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {work / 'storage'}\n"
+        f"auth:\n  htpasswd:\n    realm: wasmforge-test\n    path: {work / 'htpasswd'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n")
+    log = (work / "registry.log").open("wb")
+    proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=log, stderr=log,
+                            start_new_session=True)
+    try:
+        wait_for_port(port)
+        yield f"127.0.0.1:{port}", user, password
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
 class _FailingProxy(BaseHTTPRequestHandler):
     """Forwards to the real registry but answers 500 to manifest PUTs (a mid-push failure)."""
 

@@ -136,3 +136,25 @@ def test_references(text: str, host: str, repo: str, tag: str | None, loopback: 
 def test_bad_references_are_one_sentence(text: str) -> None:
     with pytest.raises(ImageError, match="is not an image reference|is not valid"):
         parse_reference(text)
+
+
+def test_credentials_come_from_the_docker_config(signed_image: tuple[Path, str], keypair,
+                                                 auth_registry: tuple[str, str, str],
+                                                 tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    host, user, password = auth_registry
+    path, digest = signed_image
+    ref = f"{host}/private/hello:0.1.0"
+    monkeypatch.setenv("HOME", str(tmp_path / "nobody"))
+    monkeypatch.delenv("DOCKER_CONFIG", raising=False)
+    with pytest.raises(ImageError, match="HTTP 401.*docker login"):
+        push_image(path, ref)
+    docker = tmp_path / "nobody" / ".docker"
+    docker.mkdir(parents=True)
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (docker / "config.json").write_text(json.dumps({"auths": {host: {"auth": token}}}))
+    assert push_image(path, ref) == digest
+    pulled = pull_image(ref, tmp_path / "pulled.oci.tar")
+    assert verify_image(pulled, [keypair.public]).digest == digest

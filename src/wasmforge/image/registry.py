@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,11 @@ class _Client:
     def __init__(self, ref: Reference) -> None:
         self.ref = ref
         self.registry = Registry(hostname=ref.host, insecure=ref.loopback)
-        self.registry.auth.load_configs(Container(ref.repository, registry=ref.host))
+        configs = []
+        if os.environ.get("DOCKER_CONFIG"):  # docker's own override of ~/.docker
+            configs.append(str(Path(os.environ["DOCKER_CONFIG"]) / "config.json"))
+        self.registry.auth.load_configs(Container(ref.repository, registry=ref.host),
+                                        configs=configs)
 
     def request(self, method: str, url: str, what: str, *, ok: tuple[int, ...] = (200,),
                 data: bytes | None = None, headers: dict[str, str] | None = None,
