@@ -29,6 +29,11 @@ def schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    return jsonschema.Draft202012Validator(schema())
+
+
 def format_duration(seconds: float) -> str:
     """10.0 -> '10s', 0.25 -> '250ms' (the forms parse_duration reads back exactly)."""
     if float(seconds).is_integer():
@@ -75,8 +80,7 @@ def from_json(data: bytes | str) -> Capabilities:
 
 
 def from_dict(doc: Any) -> Capabilities:
-    validator = jsonschema.Draft202012Validator(schema())
-    problem = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    problem = jsonschema.exceptions.best_match(_validator().iter_errors(doc))
     if problem is not None:
         key = ".".join(str(part) for part in problem.absolute_path) or "(top level)"
         raise ImageError(f"the capabilities layer is invalid at '{key}': {problem.message}",

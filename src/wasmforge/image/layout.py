@@ -34,11 +34,9 @@ from typing import Any
 
 from wasmforge.errors import ImageError
 from wasmforge.image import capabilities as capability_manifest
+from wasmforge.image import model
 from wasmforge.image.model import (
     CAPABILITIES_MEDIA_TYPE,
-    HYPERLIGHT_AOT_MEDIA_TYPE,
-    HYPERLIGHT_COMPONENT_MEDIA_TYPE,
-    PRECOMPILED_MEDIA_TYPE,
     Layer,
     ProvenanceInputs,
     WitSummary,
@@ -67,10 +65,11 @@ SIGNER = "dev.wasmforge.signer"  # fingerprint of the signing key, so re-signing
 PREDICATE_TYPE = "predicateType"
 
 TARGET = "wasm32-wasip2"
-IMAGE_LAYER_MEDIA_TYPES = frozenset({
-    WASM_LAYER_MEDIA_TYPE, CAPABILITIES_MEDIA_TYPE, PRECOMPILED_MEDIA_TYPE,
-    HYPERLIGHT_COMPONENT_MEDIA_TYPE, HYPERLIGHT_AOT_MEDIA_TYPE,
-})
+# Every *_MEDIA_TYPE that image.model declares is a layer type images may carry, so a
+# layer type added there is readable everywhere without touching this module.
+IMAGE_LAYER_MEDIA_TYPES = frozenset({WASM_LAYER_MEDIA_TYPE} | {
+    value for name, value in vars(model).items()
+    if name.endswith("_MEDIA_TYPE") and isinstance(value, str)})
 
 
 def sha256_digest(data: bytes) -> str:

@@ -266,7 +266,8 @@ def parse_layout(files: dict[str, bytes], where: str) -> ParsedImage:
             isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
         raise _fail(where, "its manifest annotations are not strings")
     # drop blobs no manifest reaches, so a rewrite never carries smuggled data along
-    layout.blobs = {d: b for d, b in blobs.items() if d in layout.reachable()}
+    reachable = layout.reachable()
+    layout.blobs = {d: b for d, b in blobs.items() if d in reachable}
     return ParsedImage(where=where, layout=layout, digest=digest, manifest=manifest,
                        config=config, signatures=artifacts.get(sig_tag(digest)),
                        attestations=artifacts.get(att_tag(digest)))
