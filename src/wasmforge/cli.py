@@ -187,6 +187,7 @@ def keygen(
     pair = generate_keypair(out_prefix, secret)
     err.print(f"Private key {pair.private} (keep it secret)")
     err.print(f"Public key  {pair.public} (added to the trust store)")
+    err.print(f"Fingerprint {pair.fingerprint}")
 
 
 @app.command()

@@ -114,7 +114,7 @@ def test_a_failed_write_leaves_nothing_and_keeps_the_old_image(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(OSError):
+    with pytest.raises(ImageError, match="No space left on device"):
         build_image(env=("CHANGED",))
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []

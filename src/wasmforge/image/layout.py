@@ -175,8 +175,12 @@ def write_layout(out: Path, layout: OciLayout) -> None:
     """Write `layout` as a tar at `out`, atomically: a temp file beside it, then rename."""
     mtime = source_date_epoch()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as err:
+        raise ImageError(f"cannot write the image to {out} ({err.strerror})",
+                         fix="choose a writable location") from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as raw:
@@ -198,6 +202,10 @@ def write_layout(out: Path, layout: OciLayout) -> None:
             os.fsync(raw.fileno())
         tmp.chmod(0o644)
         os.replace(tmp, out)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise ImageError(f"cannot write the image to {out} ({err.strerror})",
+                         fix="check the free space and permissions there") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
