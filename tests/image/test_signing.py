@@ -151,3 +151,26 @@ def test_signing_a_missing_image_or_with_a_missing_key(build_image: Build,
     with pytest.raises(ImageError, match="does not exist"):
         sign_image(tmp_path / "missing.oci.tar", pair.private)
     assert not (tmp_path / "missing.oci.tar").exists()
+
+
+def test_a_signature_replayed_from_another_image_is_refused(build_image: Build,
+                                                            keypair) -> None:
+    from wasmforge.image.layout import sig_tag, write_layout
+
+    path_a, _ = build_image("a.oci.tar", env=("A",))
+    path_b, digest_b = build_image("b.oci.tar", env=("B",))
+    sign_image(path_a, keypair.private)
+    a = open_image(path_a)
+    b = open_image(path_b)
+    assert a.signatures is not None
+    sig_entry = a.layout.manifest_named(sig_tag(a.digest))
+    assert sig_entry is not None
+    sig_bytes = a.layout.blobs[sig_entry["digest"]]
+    for desc in [a.signatures["config"], *a.signatures["layers"]]:
+        b.layout.blobs[desc["digest"]] = a.layout.blobs[desc["digest"]]
+    b.layout.add_manifest_bytes(sig_bytes, sig_tag(digest_b))  # A's signature, B's tag
+    write_layout(path_b, b.layout)
+    with pytest.raises(ImageError, match="name another image's digest"):
+        verify_image(path_b, [keypair.public])
+    with pytest.raises(ImageError, match="name another image's digest"):
+        load_image(path_b)

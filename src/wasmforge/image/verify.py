@@ -50,13 +50,17 @@ def check_signatures(parsed: ParsedImage, keys: list[Path], *, required: bool) -
     """Fingerprints of the trusted keys that signed the image; ImageError if `required`
     and there are none."""
     candidates, why = trusted_keys(parsed, keys)
-    signatures = [s for s in signatures_of(parsed) if s.signature and s.covers_image]
+    present = signatures_of(parsed)
+    signatures = [s for s in present if s.signature and s.covers_image]
     signers = [key.fingerprint for key in candidates
                if any(keyring.verifies(key.key, s.signature or b"", s.payload)
                       for s in signatures)]
     if signers or not required:
         return signers
     where = parsed.where
+    if present and not signatures:
+        raise ImageError("the image's signatures name another image's digest, not this one's",
+                         where=where, fix="refuse it: signatures were copied from elsewhere")
     if not signatures:
         raise ImageError("the image is not signed", where=where,
                          fix="sign it with `wasmforge sign IMAGE --key KEY` (or run it with "
