@@ -51,10 +51,16 @@ def test_keygen_never_overwrites(tmp_path: Path) -> None:
     assert (tmp_path / "dev.key").read_bytes() == before
 
 
-def test_keygen_into_a_missing_directory_is_one_sentence(tmp_path: Path) -> None:
-    with pytest.raises(ImageError, match="does not exist"):
-        keys.generate_keypair(tmp_path / "nope" / "dev", None)
-    assert not (tmp_path / "nope").exists()
+def test_keygen_creates_a_private_key_directory(tmp_path: Path) -> None:
+    pair = keys.generate_keypair(tmp_path / ".wasmforge" / "me", None)
+    assert pair.private.is_file()
+    assert stat.S_IMODE((tmp_path / ".wasmforge").stat().st_mode) == 0o700
+
+
+def test_keygen_where_no_directory_can_be_made_is_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ImageError, match="cannot create the key directory"):
+        keys.generate_keypair(tmp_path / "file" / "dev", None)
 
 
 def test_wrong_key_files_are_refused(tmp_path: Path) -> None:

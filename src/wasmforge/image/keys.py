@@ -57,9 +57,11 @@ def generate_keypair(prefix: Path, passphrase: str | None) -> KeyPair:
         if path.exists():
             raise ImageError(f"{path} already exists", fix="choose another --out PREFIX or "
                              "move the old key away; wasmforge never overwrites a key")
-    if not prefix.parent.is_dir():
-        raise ImageError(f"directory {prefix.parent} does not exist",
-                         fix="create it or choose another --out PREFIX")
+    try:  # a fresh key directory is private to its owner
+        prefix.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as err:
+        raise ImageError(f"cannot create the key directory {prefix.parent} ({err.strerror})",
+                         fix="choose another --out PREFIX") from None
     key = ec.generate_private_key(ec.SECP256R1())
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
