@@ -1,0 +1,140 @@
+"""One wasmtime Engine per configuration, and compiled code that is never rebuilt on the hot path.
+
+Compiled components come, in order, from this process's memory, from the image's
+precompiled layer when its engine fingerprint is ours, or from the local cache
+`$WASMFORGE_HOME/cache/compiled/<component digest>-<engine key>.cwasm`; only a miss on
+all three compiles (once) and fills the cache. Files are loaded with
+`Component.deserialize_file`, which maps them instead of copying, and the engine keeps
+`memory_init_cow` on, so a guest's initial memory is copy-on-write from that mapping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import wasmtime
+from wasmtime.component import Component
+
+# The precompiled layer's annotations (written by toolchain/precompile.py, which computes
+# the same fingerprint: the two parts must not import each other).
+ENGINE_ANNOTATION = "dev.wasmforge.engine"
+EPOCH_TICK_S = 0.005
+_MEMORY_CACHE_SIZE = 32
+
+
+def engine_fingerprint(fuel: bool) -> str:
+    """What compiled code depends on: wasmtime version, the settings we change, the CPU."""
+    return (f"wasmtime-py {version('wasmtime')}; epoch-interruption; "
+            f"fuel={'on' if fuel else 'off'}; {platform.machine()}-{platform.system().lower()}")
+
+
+def cache_root() -> Path:
+    home = Path(os.environ.get("WASMFORGE_HOME", Path.home() / ".cache" / "wasmforge"))
+    return home / "cache" / "compiled"
+
+
+@dataclass
+class EngineBundle:
+    engine: wasmtime.Engine
+    fingerprint: str
+    fuel: bool
+
+
+_engines: dict[bool, EngineBundle] = {}
+_engines_lock = threading.Lock()
+_compiled: OrderedDict[tuple[str, bool], Component] = OrderedDict()
+_compiled_lock = threading.Lock()
+_ticker_started: set[bool] = set()
+
+
+def get_engine(fuel: bool = False) -> EngineBundle:
+    with _engines_lock:
+        bundle = _engines.get(fuel)
+        if bundle is None:
+            config = wasmtime.Config()
+            config.epoch_interruption = True
+            config.consume_fuel = fuel
+            config.memory_init_cow = True
+            bundle = EngineBundle(wasmtime.Engine(config), engine_fingerprint(fuel), fuel)
+            _engines[fuel] = bundle
+        if fuel not in _ticker_started:
+            _ticker_started.add(fuel)
+            threading.Thread(target=_tick, args=(bundle.engine,), daemon=True,
+                             name=f"wasmforge-epoch-{fuel}").start()
+    return bundle
+
+
+def _tick(engine: wasmtime.Engine) -> None:
+    """The wall clock of every store of `engine`: one epoch per EPOCH_TICK_S."""
+    stop = threading.Event()
+    while not stop.wait(EPOCH_TICK_S):
+        engine.increment_epoch()
+
+
+def deadline_ticks(timeout_s: float) -> int:
+    return max(1, int(timeout_s / EPOCH_TICK_S + 0.999)) + 1
+
+
+def cache_path(digest: str, bundle: EngineBundle) -> Path:
+    key = hashlib.sha256(bundle.fingerprint.encode()).hexdigest()[:16]
+    return cache_root() / f"{digest.replace(':', '-')}-{key}.cwasm"
+
+
+def load_component(bundle: EngineBundle, digest: str, component: bytes,
+                   precompiled: tuple[bytes, dict[str, str]] | None = None) -> Component:
+    """The compiled component for `digest`, compiling only when no cache can serve it."""
+    key = (digest, bundle.fuel)
+    with _compiled_lock:
+        found = _compiled.get(key)
+        if found is not None:
+            _compiled.move_to_end(key)
+            return found
+    compiled = _from_disk(bundle, digest, component, precompiled)
+    with _compiled_lock:
+        _compiled[key] = compiled
+        while len(_compiled) > _MEMORY_CACHE_SIZE:
+            _compiled.popitem(last=False)
+    return compiled
+
+
+def cached_file(bundle: EngineBundle, digest: str, component: bytes,
+                precompiled: tuple[bytes, dict[str, str]] | None = None) -> Path:
+    """Make sure the compiled-code file exists (for workers that map it) and return it."""
+    path = cache_path(digest, bundle)
+    if not path.is_file():
+        load_component(bundle, digest, component, precompiled)
+    return path
+
+
+def _from_disk(bundle: EngineBundle, digest: str, component: bytes,
+               precompiled: tuple[bytes, dict[str, str]] | None) -> Component:
+    path = cache_path(digest, bundle)
+    if precompiled is not None and not path.is_file():
+        data, annotations = precompiled
+        if annotations.get(ENGINE_ANNOTATION) == bundle.fingerprint:
+            _write_atomic(path, data)
+    if path.is_file():
+        try:
+            return Component.deserialize_file(bundle.engine, str(path))
+        except wasmtime.WasmtimeError:
+            path.unlink(missing_ok=True)  # stale or foreign: rebuild below
+    compiled = Component(bundle.engine, component)
+    try:
+        _write_atomic(path, bytes(compiled.serialize()))
+        return Component.deserialize_file(bundle.engine, str(path))
+    except OSError:
+        return compiled  # a read-only cache only costs speed
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

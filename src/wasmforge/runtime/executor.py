@@ -1,0 +1,168 @@
+"""Running one component in this process with wasmtime: the core of the `wasm` tier and of
+the `process` tier's workers.
+
+The linker offers WASIp2 only (wasmtime-py cannot leave interfaces of it out, so clocks and
+random are removed at build time by the deny stubs of toolchain/capcheck, and
+`policy.check_imports` refuses a component that still imports an ungranted one); any other
+import (wasi:http, host tools) is defined as a trap. Sockets are linked but wasmtime's WASI
+denies every address and name lookup unless `inherit_network` is called, which wasmforge
+never does: wasmtime-py offers no per-host filter, so an allow-list cannot be honoured
+in-process and outbound network stays denied.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import wasmtime
+from wasmtime.component import Component, Linker
+
+from wasmforge.errors import CapabilityError
+from wasmforge.runtime.backend import Invocation, RunOutcome
+from wasmforge.runtime.engine import EngineBundle, deadline_ticks, get_engine, load_component
+from wasmforge.runtime.policy import check_imports
+
+_linkers: dict[tuple[str, bool], Linker] = {}
+_run_exports: dict[tuple[str, bool], str] = {}
+_imports: dict[tuple[str, bool], tuple[str, ...]] = {}
+_TRAP_RE = re.compile(r"wasm trap: (.+)")
+
+
+def prepare(invocation: Invocation) -> tuple[EngineBundle, Component, Linker]:
+    """Engine, compiled component and linker for an invocation (all cached)."""
+    bundle = get_engine(fuel=invocation.limits.fuel is not None)
+    component = load_component(bundle, invocation.digest, invocation.component,
+                               invocation.precompiled)
+    key = (invocation.digest, bundle.fuel)
+    linker = _linkers.get(key)
+    if linker is None:
+        linker = Linker(bundle.engine)
+        linker.add_wasip2()
+        linker.define_unknown_imports_as_traps(component)
+        _linkers[key] = linker
+        _run_exports[key] = _run_export(component, bundle.engine)
+        _imports[key] = tuple(component.type.imports(bundle.engine))
+    return bundle, component, linker
+
+
+def _run_export(component: Component, engine: wasmtime.Engine) -> str:
+    for name in component.type.exports(engine):
+        if name.startswith("wasi:cli/run@"):
+            return name
+    return ""
+
+
+def execute(invocation: Invocation) -> RunOutcome:
+    """Run to completion; every guest failure becomes a RunOutcome, never an exception."""
+    started = time.perf_counter()
+    try:
+        bundle, component, linker = prepare(invocation)
+    except wasmtime.WasmtimeError as err:
+        return RunOutcome(1, "internal", f"wasmtime cannot load the component: "
+                          f"{_first_line(str(err))}", elapsed_s=time.perf_counter() - started)
+    key = (invocation.digest, bundle.fuel)
+    try:
+        check_imports(_imports[key], invocation.grants)
+    except CapabilityError as err:
+        return RunOutcome(1, "denied", str(err).rstrip("."))
+    export = _run_exports[key]
+    if not export:
+        return RunOutcome(1, "denied", "the component exports no wasi:cli/run interface, "
+                          "so it is not a command; build it with world = \"command\"")
+    store = wasmtime.Store(bundle.engine)
+    limits = invocation.limits
+    store.set_limits(memory_size=limits.memory_bytes)
+    store.set_epoch_deadline(deadline_ticks(limits.timeout_s))
+    if limits.fuel is not None:
+        store.set_fuel(limits.fuel)
+    store.set_wasi(_wasi_config(invocation))
+    try:
+        instance = linker.instantiate(store, component)
+        index = instance.get_export_index(store, export)
+        func = instance.get_func(store, instance.get_export_index(store, "run", index))
+        assert func is not None
+        result = func(store)
+        code = 0 if getattr(result, "tag", "ok") == "ok" else 1
+        outcome = RunOutcome(code, None if code == 0 else "exit",
+                             "" if code == 0 else "the guest returned failure")
+    except wasmtime.ExitTrap as exit_trap:
+        code = exit_trap.code
+        outcome = RunOutcome(code, None if code == 0 else "exit",
+                             "" if code == 0 else f"the guest exited with status {code}")
+    except wasmtime.WasmtimeError as err:
+        outcome = classify(str(err), limits.timeout_s, limits.memory_bytes, limits.fuel)
+    finally:
+        store = None  # free the instance's memory before returning
+    return RunOutcome(outcome.exit_code, outcome.failure, outcome.message, outcome.backtrace,
+                      elapsed_s=time.perf_counter() - started)
+
+
+def _wasi_config(invocation: Invocation) -> wasmtime.WasiConfig:
+    grants = invocation.grants
+    wasi = wasmtime.WasiConfig()
+    wasi.argv = [invocation.name, *grants.args]
+    wasi.env = [list(pair) for pair in grants.env]
+    for preopen in grants.preopens:
+        wasi.preopen_dir(preopen.host, preopen.guest, fs_mutable=not preopen.read_only)
+    if grants.stdio:
+        stdio = invocation.stdio
+        if stdio.stdin == 0:
+            wasi.inherit_stdin()
+        if stdio.stdout == 1:
+            wasi.inherit_stdout()
+        else:
+            wasi.stdout_custom(_writer(stdio.stdout))
+        if stdio.stderr == 2:
+            wasi.inherit_stderr()
+        else:
+            wasi.stderr_custom(_writer(stdio.stderr))
+    return wasi
+
+
+def _writer(fd: int) -> Callable[[Any], int]:
+    def write(data: Any) -> int:
+        view = memoryview(bytes(data))
+        while view:
+            view = view[os.write(fd, view):]
+        return len(data)
+    return write
+
+
+def classify(text: str, timeout_s: float, memory_bytes: int, fuel: int | None) -> RunOutcome:
+    """Turn wasmtime's error text into a failure kind and one sentence."""
+    backtrace = _backtrace(text)
+    trap = _TRAP_RE.search(text)
+    if trap and trap.group(1).strip() == "interrupt":
+        return RunOutcome(1, "timeout", f"the guest ran past its wall-time cap of {timeout_s:g} s "
+                          "and was stopped", backtrace)
+    if "all fuel consumed" in text:
+        return RunOutcome(1, "fuel", f"the guest used up its fuel ({fuel} units) and was "
+                          "stopped", backtrace)
+    if "exceeds memory limits" in text or "memory limit" in text:
+        return RunOutcome(1, "memory", f"the guest needs more memory than its cap of "
+                          f"{memory_bytes // (1024 * 1024)} MiB", backtrace)
+    if trap:
+        return RunOutcome(1, "trap", f"the guest trapped: {trap.group(1).strip()}", backtrace)
+    if "unknown import" in text or "import" in text and "trap" in text:
+        return RunOutcome(1, "denied", f"the guest called an interface it was not granted "
+                          f"({_first_line(text)})", backtrace)
+    return RunOutcome(1, "internal", f"wasmtime stopped the guest: {_last_line(text)}",
+                      backtrace)
+
+
+def _backtrace(text: str) -> str:
+    frames = [line.strip() for line in text.splitlines() if re.match(r"\s*\d+:\s+0x", line)]
+    return "\n".join(frames)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "unknown error"
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"

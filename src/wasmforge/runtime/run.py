@@ -1,0 +1,98 @@
+"""`wasmforge run`: verify -> policy -> backend."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wasmforge.errors import ImageError
+from wasmforge.image.model import PRECOMPILED_MEDIA_TYPE, LoadedImage
+from wasmforge.project import Capabilities
+from wasmforge.runtime import policy, tiers
+from wasmforge.runtime.backend import Invocation, RunOutcome, Stdio
+
+Notice = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    image: str  # an .oci.tar path or a registry reference
+    args: tuple[str, ...] = ()
+    trust: tuple[Path, ...] = ()
+    isolation: str = "auto"
+    mounts: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    timeout_s: float | None = None
+    memory: str | None = None
+    fuel: int | None = None
+    allow_unsigned: bool = False
+    verbose: bool = False
+
+
+def run_image(request: RunRequest, notice: Notice) -> int:
+    """Run an image as `wasmforge run` does; returns the exit code."""
+    image = load(request, notice)
+    invocation = invocation_for(image, request, notice)
+    backend = tiers.choose(request.isolation, _caps(image).isolation, notice)
+    outcome = backend.run(invocation)
+    report(outcome, request.verbose, notice)
+    return outcome.exit_code
+
+
+def load(request: RunRequest, notice: Notice) -> LoadedImage:
+    from wasmforge.image.reader import load_image
+
+    if request.allow_unsigned:
+        notice("warning: --insecure-allow-unsigned: running without checking who signed this "
+               "image; its digests are still checked, but it may come from anyone")
+    path = Path(request.image)
+    if path.exists() or request.image.endswith(".tar") or "/" not in request.image:
+        return load_image(path, trust=request.trust, allow_unsigned=request.allow_unsigned)
+    from wasmforge.image.registry import pull_image
+
+    with tempfile.TemporaryDirectory(prefix="wasmforge-pull-") as tmp:
+        pulled = pull_image(request.image, Path(tmp) / "image.oci.tar")
+        return load_image(pulled, trust=request.trust, allow_unsigned=request.allow_unsigned)
+
+
+def invocation_for(image: LoadedImage, request: RunRequest, notice: Notice) -> Invocation:
+    caps = _caps(image)
+    flags = policy.OperatorFlags(args=request.args, env=request.env, mounts=request.mounts,
+                                 timeout_s=request.timeout_s, memory=request.memory,
+                                 fuel=request.fuel)
+    grants, limits = policy.resolve(caps, flags)
+    if caps.network:
+        notice(policy.NETWORK_NOTICE.format(hosts=", ".join(caps.network)))
+    precompiled = None
+    layer = image.layer(PRECOMPILED_MEDIA_TYPE)
+    # Precompiled code is native code: only a signature makes it safe to map and run.
+    if layer is not None and image.signers:
+        precompiled = (layer.data, dict(layer.annotations))
+    return Invocation(
+        name=image.name, component=image.component, digest=component_digest(image.component),
+        grants=grants, limits=limits, stdio=Stdio(), precompiled=precompiled,
+        verbose=request.verbose,
+    )
+
+
+def component_digest(component: bytes) -> str:
+    return "sha256:" + hashlib.sha256(component).hexdigest()
+
+
+def _caps(image: LoadedImage) -> Capabilities:
+    caps = image.capabilities
+    if not isinstance(caps, Capabilities):
+        raise ImageError("the image's capabilities could not be read", where=image.name)
+    return caps
+
+
+def report(outcome: RunOutcome, verbose: bool, notice: Notice) -> None:
+    if outcome.failure is None or outcome.failure == "exit" and not verbose:
+        return
+    notice(f"error: {outcome.message.rstrip('.')}.")
+    if verbose and outcome.backtrace:
+        notice("wasm backtrace:\n" + "\n".join(f"  {line}"
+                                               for line in outcome.backtrace.splitlines()))

@@ -1,0 +1,24 @@
+"""Tier `wasm`: the guest runs in this process, isolated by wasmtime alone."""
+
+from __future__ import annotations
+
+from wasmforge.runtime.backend import Invocation, RunOutcome, TierName, TierStatus
+
+
+class WasmBackend:
+    name: TierName = "wasm"
+
+    def available(self) -> TierStatus:
+        try:
+            from importlib.metadata import version
+
+            import wasmtime  # noqa: F401
+        except ImportError as err:
+            return TierStatus(False, f"wasmtime-py cannot be imported ({err}); "
+                              "reinstall wasmforge with `pip install .`")
+        return TierStatus(True, f"in-process wasmtime-py {version('wasmtime')}")
+
+    def run(self, invocation: Invocation) -> RunOutcome:
+        from wasmforge.runtime.executor import execute
+
+        return execute(invocation)
