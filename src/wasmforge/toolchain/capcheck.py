@@ -163,10 +163,11 @@ def _refusal(violations: Sequence[Import], where: str) -> CapabilityError:
     first = violations[0]
     why, fix = _WHY.get(first.key, _WHY[None])
     what = f"the component imports {first.interface} but {why}"
+    fix = f"{fix}, {DENY_HINT}"
     others = [item.interface for item in violations[1:]]
     if others:
-        what += f" (it also imports {', '.join(others)}, not granted either)"
-    return CapabilityError(what, where=where, fix=f"{fix}, {DENY_HINT}")
+        fix += f" (not granted either: {', '.join(others)})"
+    return CapabilityError(what, where=where, fix=fix)
 
 
 def _wasm_tools(args: list[str], *, what: str) -> str:
