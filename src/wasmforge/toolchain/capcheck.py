@@ -8,8 +8,10 @@ component (guest/deny), so the image no longer imports it at all.
 
 An imported interface from which the component uses no function (the decoded WIT then holds
 only its types, as `wasi:clocks/wall-clock` does for every hello because
-`wasi:filesystem/types` uses its `datetime` record) confers nothing and passes the check; with
-`deny_ungranted` it is compiled out along with the rest.
+`wasi:filesystem/types` uses its `datetime` record) confers nothing and passes the check. It
+is still compiled out (a stub that exports only its types), whether or not `deny_ungranted` is
+set: that changes no behaviour, and the image then imports nothing its manifest does not grant,
+which is what the runtime checks before it links.
 """
 
 from __future__ import annotations
@@ -73,10 +75,10 @@ def enforce_capabilities(component: bytes, capabilities: Capabilities, *, deny_u
             f"the component imports the function {report.bare_functions[0]} directly, "
             "which no capability grants", where=where,
             fix="import host functionality through a WASI interface or a declared tool")
-    if not report.violations:
-        return component
-    if not deny_ungranted:
+    if report.violations and not deny_ungranted:
         raise _refusal(report.violations, where)
+    if not report.ungranted:
+        return component
     ids = world_imports(resolve)
     denied = {ids[item.interface]: item.key or "unknown" for item in report.ungranted}
     composed = compose_deny_stub(app, resolve, denied, work_dir)
