@@ -115,11 +115,11 @@ def _wasi_config(invocation: Invocation) -> wasmtime.WasiConfig:
         if stdio.stdout == 1:
             wasi.inherit_stdout()
         else:
-            wasi.stdout_custom(_writer(stdio.stdout))
+            wasi.stdout_custom = _writer(stdio.stdout)
         if stdio.stderr == 2:
             wasi.inherit_stderr()
         else:
-            wasi.stderr_custom(_writer(stdio.stderr))
+            wasi.stderr_custom = _writer(stdio.stderr)
     return wasi
 
 

@@ -1,0 +1,275 @@
+"""Tier `process`: each guest runs in a worker process confined by bubblewrap + seccomp.
+
+The sandbox unshares every namespace (network included: wasmforge never grants network,
+see policy.NETWORK_NOTICE), sees a read-only minimal filesystem (/usr, the Python prefix,
+wasmforge's own package, the compiled-code cache), a private /tmp, and exactly the
+declared mounts; it dies with its parent and runs in a new session. Workers are started
+ahead of need and kept in a small pool per sandbox shape (same mounts and memory cap), so a
+run costs a message round trip, not a Python start-up. A worker serves up to `max_jobs`
+runs; every run gets a fresh wasmtime Store, and the sandbox boundary is the same for all
+runs of that shape.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import wasmforge
+from wasmforge.runtime import seccomp
+from wasmforge.runtime.backend import Invocation, RunOutcome, TierName, TierStatus
+from wasmforge.runtime.engine import cache_root, cached_file, get_engine
+
+BWRAP = "/usr/bin/bwrap"
+SANDBOX_HOME = "/wasmforge"
+_GRACE_S = 2.0  # the worker's own epoch deadline fires first; this is for hung host calls
+_DATA_HEADROOM = 768 * 1024 * 1024  # Python + wasmtime + code, beside the guest's memory
+_SPAWN_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class SandboxShape:
+    """What must be fixed when the sandbox starts (bind mounts, rlimits)."""
+
+    binds: tuple[tuple[str, str, bool], ...]  # (host, path inside, read-only)
+    memory_bytes: int
+
+
+class Worker:
+    def __init__(self, shape: SandboxShape) -> None:
+        self.shape = shape
+        self.jobs = 0
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        read_end, write_end = os.pipe()
+        program = seccomp.sandbox_filter()
+        os.write(write_end, program)  # well under a pipe's buffer
+        os.close(write_end)
+        argv = [BWRAP, *_bwrap_args(shape), "--seccomp", str(read_end),
+                sys.executable, "-I", "-m", "wasmforge.runtime.worker", str(child.fileno()),
+                str(shape.memory_bytes + _DATA_HEADROOM)]
+        try:
+            self.proc = subprocess.Popen(argv, pass_fds=(child.fileno(), read_end),
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        finally:
+            os.close(read_end)
+            child.close()
+        self.channel = parent
+        self.channel.settimeout(_SPAWN_TIMEOUT_S)
+        try:
+            ready = self.channel.recv(16)
+        except OSError:
+            ready = b""
+        if ready != b"ready":
+            self.kill()
+            raise OSError("the sandboxed worker did not start (see its stderr above)")
+
+    def run(self, invocation: Invocation, job: bytes) -> RunOutcome:
+        self.jobs += 1
+        stdio = invocation.stdio
+        self.channel.settimeout(invocation.limits.timeout_s + _GRACE_S)
+        try:
+            self.channel.sendmsg([job], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                          _fd_array(stdio.stdin, stdio.stdout, stdio.stderr))])
+            reply = self.channel.recv(1 << 20)
+        except TimeoutError:
+            self.kill()
+            return RunOutcome(1, "timeout", "the guest ran past its wall-time cap of "
+                              f"{invocation.limits.timeout_s:g} s and its sandbox was killed")
+        except OSError as err:
+            reply = b""
+            detail = err.strerror
+        else:
+            detail = ""
+        if not reply:
+            code = self.kill()
+            why = f"signal {-code}" if code < 0 else f"status {code}"
+            if code == -signal.SIGSYS:
+                why += " (a system call the sandbox forbids)"
+            return RunOutcome(1, "internal", f"the guest's sandbox died ({detail or why})")
+        data = json.loads(reply)
+        return RunOutcome(**data)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> int:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.channel.close()
+        return self.proc.wait()
+
+
+def _fd_array(*fds: int) -> bytes:
+    import array
+
+    return array.array("i", fds).tobytes()
+
+
+def _bwrap_args(shape: SandboxShape) -> list[str]:
+    args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--clearenv", "--setenv", "PATH", "/usr/bin", "--setenv", "HOME", "/tmp",
+            "--setenv", "WASMFORGE_HOME", SANDBOX_HOME, "--setenv", "PYTHONDONTWRITEBYTECODE",
+            "1", "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev",
+            "--tmpfs", "/tmp", *_system_dirs()]
+    for path in _python_paths():
+        args += ["--ro-bind", path, path]
+    cache_root().mkdir(parents=True, exist_ok=True)
+    args += ["--ro-bind", str(cache_root()), f"{SANDBOX_HOME}/cache/compiled"]
+    for host, inside, read_only in shape.binds:
+        args += ["--ro-bind" if read_only else "--bind", host, inside]
+    args += ["--chdir", "/", "--remount-ro", "/"]
+    return args
+
+
+def _system_dirs() -> list[str]:
+    args = []
+    for name in ("bin", "lib", "lib64", "sbin"):
+        target = Path("/") / name
+        if target.is_symlink():
+            args += ["--symlink", os.readlink(target), str(target)]
+        elif target.is_dir():
+            args += ["--ro-bind", str(target), str(target)]
+    return args
+
+
+def _python_paths() -> list[str]:
+    """The interpreter and wasmforge itself (an editable install lives outside the prefix)."""
+    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
+             str(Path(wasmforge.__file__).resolve().parent.parent)}
+    usr = os.path.realpath("/usr")
+    kept = sorted(p for p in paths if not p.startswith(usr + os.sep) and p != usr)
+    # drop paths nested in another kept path
+    return [p for p in kept if not any(p != q and p.startswith(q + os.sep) for q in kept)]
+
+
+class ProcessBackend:
+    name: TierName = "process"
+
+    def __init__(self, warm: int = 2, max_jobs: int = 10_000) -> None:
+        self.warm = warm
+        self.max_jobs = max_jobs
+        self._idle: dict[SandboxShape, list[Worker]] = {}
+        self._lock = threading.Lock()
+        self._filling: set[SandboxShape] = set()
+        self._status: TierStatus | None = None
+        atexit.register(self.close)
+
+    def available(self) -> TierStatus:
+        if self._status is None:
+            self._status = self._probe()
+        return self._status
+
+    def _probe(self) -> TierStatus:
+        why = seccomp.supported()
+        if why:
+            return TierStatus(False, why)
+        if not os.access(BWRAP, os.X_OK):
+            found = shutil.which("bwrap")
+            if not found:
+                return TierStatus(False, "bubblewrap is not installed; install the Debian "
+                                  "package `bubblewrap`")
+        probe = subprocess.run([BWRAP, "--unshare-all", "--die-with-parent", "--ro-bind",
+                                "/usr", "/usr", *_system_dirs(), "/usr/bin/true"],
+                               capture_output=True, text=True)
+        if probe.returncode != 0:
+            return TierStatus(False, "bubblewrap cannot create namespaces here: "
+                              f"{probe.stderr.strip() or probe.returncode}")
+        return TierStatus(True, "bubblewrap (all namespaces unshared) + seccomp + rlimits, "
+                          "warm worker pool")
+
+    # -------------------------------------------------------------- running
+
+    def run(self, invocation: Invocation) -> RunOutcome:
+        started = time.perf_counter()
+        shape, job = self._job(invocation)
+        try:
+            worker = self._take(shape)
+        except OSError as err:
+            return RunOutcome(1, "internal", f"cannot start the process sandbox: {err}")
+        outcome = worker.run(invocation, job)
+        if worker.alive() and worker.jobs < self.max_jobs:
+            with self._lock:
+                self._idle.setdefault(shape, []).append(worker)
+        else:
+            worker.kill()
+        self._refill(shape)
+        return RunOutcome(outcome.exit_code, outcome.failure, outcome.message,
+                          outcome.backtrace, time.perf_counter() - started)
+
+    def _job(self, invocation: Invocation) -> tuple[SandboxShape, bytes]:
+        bundle = get_engine(fuel=invocation.limits.fuel is not None)
+        cached_file(bundle, invocation.digest, invocation.component, invocation.precompiled)
+        grants = invocation.grants
+        binds = []
+        preopens = []
+        for index, preopen in enumerate(grants.preopens):
+            inside = f"/mnt/{index}"
+            binds.append((preopen.host, inside, preopen.read_only))
+            preopens.append({"path": inside, "guest": preopen.guest, "ro": preopen.read_only})
+        shape = SandboxShape(binds=tuple(binds), memory_bytes=invocation.limits.memory_bytes)
+        job = {
+            "name": invocation.name, "digest": invocation.digest, "args": list(grants.args),
+            "env": [list(pair) for pair in grants.env], "preopens": preopens,
+            "clocks": grants.clocks, "random": grants.random, "stdio": grants.stdio,
+            "memory": invocation.limits.memory_bytes, "timeout": invocation.limits.timeout_s,
+            "fuel": invocation.limits.fuel, "verbose": invocation.verbose,
+        }
+        return shape, json.dumps(job).encode()
+
+    def _take(self, shape: SandboxShape) -> Worker:
+        with self._lock:
+            idle = self._idle.get(shape, [])
+            while idle:
+                worker = idle.pop()
+                if worker.alive():
+                    return worker
+                worker.kill()
+        return Worker(shape)
+
+    def _refill(self, shape: SandboxShape) -> None:
+        """Start workers in the background until `warm` wait idle for this shape."""
+        with self._lock:
+            if shape in self._filling or len(self._idle.get(shape, [])) >= self.warm:
+                return
+            self._filling.add(shape)
+        threading.Thread(target=self._fill, args=(shape,), daemon=True).start()
+
+    def _fill(self, shape: SandboxShape) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if len(self._idle.get(shape, [])) >= self.warm:
+                        return
+                try:
+                    worker = Worker(shape)
+                except OSError:
+                    return
+                with self._lock:
+                    self._idle.setdefault(shape, []).append(worker)
+        finally:
+            with self._lock:
+                self._filling.discard(shape)
+
+    def prewarm(self, invocation: Invocation) -> None:
+        """Fill the pool for this invocation's sandbox shape now (blocking)."""
+        shape, _ = self._job(invocation)
+        self._fill(shape)
+
+    def close(self) -> None:
+        with self._lock:
+            workers = [w for idle in self._idle.values() for w in idle]
+            self._idle.clear()
+        for worker in workers:
+            worker.kill()

@@ -1,0 +1,90 @@
+"""The `process` tier's worker: runs inside bubblewrap, takes jobs over a socket.
+
+Started as `python -m wasmforge.runtime.worker FD` by runtime/process.py. It imports
+wasmtime once, lowers its rlimits, installs the second seccomp stage, says "ready", then
+serves jobs: a JSON message on FD carrying the guest's stdin/stdout/stderr as SCM_RIGHTS
+descriptors; it replies with the RunOutcome as JSON. The compiled component is mapped from
+the host's cache, bound read-only into the sandbox.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import resource
+import socket
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from wasmforge.runtime.backend import Grants, Invocation, Preopen, RunLimits, RunOutcome
+
+MAX_MESSAGE = 1 << 20
+
+
+def confine(data_limit: int) -> None:
+    """rlimits and the second seccomp stage; after this the worker cannot exec or fork."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
+    if data_limit > 0:
+        resource.setrlimit(resource.RLIMIT_DATA, (data_limit, data_limit))
+    from wasmforge.runtime import seccomp
+
+    seccomp.install(seccomp.worker_filter())
+
+
+def invocation_from(job: dict[str, Any]) -> Invocation:
+    grants = Grants(
+        args=tuple(job["args"]), env=tuple((k, v) for k, v in job["env"]),
+        preopens=tuple(Preopen(host=p["path"], guest=p["guest"], read_only=p["ro"])
+                       for p in job["preopens"]),
+        clocks=job["clocks"], random=job["random"], stdio=job["stdio"],
+    )
+    limits = RunLimits(memory_bytes=job["memory"], timeout_s=job["timeout"], fuel=job["fuel"])
+    return Invocation(name=job["name"], component=b"", digest=job["digest"], grants=grants,
+                      limits=limits, verbose=job["verbose"])
+
+
+def serve(channel: socket.socket) -> None:
+    from wasmforge.runtime.executor import execute
+
+    devnull = os.open("/dev/null", os.O_RDWR)
+    channel.send(b"ready")
+    while True:
+        fds = array.array("i")
+        message, ancillary, _flags, _addr = channel.recvmsg(MAX_MESSAGE,
+                                                            socket.CMSG_SPACE(3 * fds.itemsize))
+        if not message:
+            return  # the host closed the channel
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+        for target, fd in enumerate(fds[:3]):
+            os.dup2(fd, target)
+        for fd in fds:
+            os.close(fd)
+        try:
+            outcome = execute(invocation_from(json.loads(message)))
+        except Exception as err:  # report, never die silently with the host waiting
+            outcome = RunOutcome(1, "internal", f"the worker failed: {err}")
+        for target in (0, 1, 2):
+            os.dup2(devnull, target)
+        channel.send(json.dumps(asdict(outcome)).encode())
+
+
+def main() -> None:
+    channel = socket.socket(fileno=int(sys.argv[1]))
+    data_limit = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    import wasmforge.runtime.executor  # noqa: F401  (load wasmtime before confining)
+    from wasmforge.runtime.engine import get_engine
+
+    get_engine(False)
+    get_engine(True)
+    confine(data_limit)
+    serve(channel)
+
+
+if __name__ == "__main__":
+    main()
