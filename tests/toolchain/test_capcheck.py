@@ -429,3 +429,65 @@ def test_not_a_component_is_a_clear_build_failure(tmp_path: Path) -> None:
     with pytest.raises(BuildFailed, match="reading the WIT of component.wasm failed"):
         enforce_capabilities(b"\0asm garbage", TEMPLATE_CAPS, deny_ungranted=True,
                              work_dir=tmp_path / "w", where="wasmforge.toml")
+
+
+# ------------------------------------------------------------------ through `wasmforge build`
+
+CLOCK_MAIN_C = r"""
+#include <stdio.h>
+#include <time.h>
+int main(void) {
+    struct timespec ts;
+    printf("clock %d\n", clock_gettime(CLOCK_REALTIME, &ts));
+    return 0;
+}
+"""
+
+
+@pytest.fixture()
+def c_clock_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    if importlib.util.find_spec("wasmforge.languages.c") is None:
+        pytest.skip("the C language driver (wasmforge.languages.c) is not there yet")
+    from wasmforge.languages.tools import toolchains_dir
+    from wasmforge.templates import scaffold
+
+    monkeypatch.setenv("WASMFORGE_TOOLCHAINS", str(toolchains_dir()))
+    monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / "home"))
+    root = tmp_path / "clock"
+    scaffold("clock", "c", root)
+    (root / "main.c").write_text(CLOCK_MAIN_C)
+    manifest = root / "wasmforge.toml"
+    text = re.sub(r"(?m)^\s*#?\s*deny_ungranted\s*=.*$", "", manifest.read_text())
+    text = text.replace("clocks = true", "clocks = false")
+    if "[build]" not in text:
+        text = text.replace("[capabilities]", "[build]\n\n[capabilities]", 1)
+    manifest.write_text(text)
+    return root
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wasmforge", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_build_refuses_then_denies_an_ungranted_clock(c_clock_project: Path,
+                                                      tmp_path: Path) -> None:
+    refused = _cli("build", str(c_clock_project))
+    if refused.returncode == 3:
+        pytest.skip(f"the C toolchain is not installed: {refused.stderr.strip()}")
+    assert refused.returncode != 0
+    assert "Traceback" not in refused.stderr
+    assert "wasi:clocks/wall-clock@" in refused.stderr
+    assert "[capabilities] clocks is false" in refused.stderr
+    assert not (c_clock_project / "build" / "clock.oci.tar").exists()
+
+    manifest = c_clock_project / "wasmforge.toml"
+    text = re.sub(r"(?m)^\s*#?\s*deny_ungranted\s*=.*$", "", manifest.read_text())
+    manifest.write_text(text.replace("[build]", "[build]\ndeny_ungranted = true", 1))
+    built = _cli("build", "--json", str(c_clock_project))
+    assert built.returncode == 0, built.stderr
+    component = (c_clock_project / "build" / "clock.wasm").read_bytes()
+    assert not [i for i in _imports(component, tmp_path) if i.startswith("wasi:clocks/")]
+    outcome = run_component(component, tmp_path)
+    assert not outcome.ok and "wasmforge_denied:clocks:" in outcome.error
