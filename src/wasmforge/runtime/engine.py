@@ -104,6 +104,12 @@ def load_component(bundle: EngineBundle, digest: str, component: bytes,
     return compiled
 
 
+def forget_compiled() -> None:
+    """Drop this process's compiled components (benchmarks measure a cold process)."""
+    with _compiled_lock:
+        _compiled.clear()
+
+
 def cached_file(bundle: EngineBundle, digest: str, component: bytes,
                 precompiled: tuple[bytes, dict[str, str]] | None = None) -> Path:
     """Make sure the compiled-code file exists (for workers that map it) and return it."""

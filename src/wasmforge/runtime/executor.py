@@ -49,6 +49,12 @@ def prepare(invocation: Invocation) -> tuple[EngineBundle, Component, Linker]:
     return bundle, component, linker
 
 
+def forget_linkers() -> None:
+    _linkers.clear()
+    _run_exports.clear()
+    _imports.clear()
+
+
 def _run_export(component: Component, engine: wasmtime.Engine) -> str:
     for name in component.type.exports(engine):
         if name.startswith("wasi:cli/run@"):

@@ -101,7 +101,7 @@ def _split_mount(item: str) -> tuple[str, str, str | None]:
         mode = parts.pop()
     if len(parts) != 2 or not parts[0] or not parts[1].startswith("/"):
         raise CapabilityError(f"--mount {item!r} is not HOST:GUEST[:ro]",
-                              fix="write e.g. --mount ./data:/data:ro (GUEST is absolute)")
+                              fix="write it as --mount ./data:/data:ro with an absolute GUEST path")
     return parts[0], parts[1], mode
 
 
