@@ -19,6 +19,7 @@ TYPES = [
     {"name": "datetime", "kind": {"record": {"fields": [{"name": "s", "type": "u64"},
                                                         {"name": "n", "type": "u32"}]}}},
     {"name": None, "kind": {"result": {"ok": None, "err": None}}},
+    {"name": None, "kind": {"result": {"ok": "string", "err": "string"}}},
 ]
 
 
@@ -45,6 +46,7 @@ def resolve() -> dict:
         "fresh": {"name": "fresh", "kind": "freestanding", "params": [], "result": 2},
         "done": {"name": "done", "kind": "freestanding", "params": [], "result": 8},
         "poke": {"name": "poke", "kind": "freestanding", "params": []},
+        "call": {"name": "call", "kind": "freestanding", "params": [], "result": 9},
     }
     return {"interfaces": [{"name": "net", "types": {}, "functions": functions, "package": 0}],
             "packages": [{"name": "wasi:sockets@0.2.9", "interfaces": {"net": 0}}],
@@ -57,11 +59,14 @@ def test_behaviour_of_each_function() -> None:
     assert "export wasi:sockets/net@0.2.9;" in stub.wit
     assert {f.name: f.behaviour for f in stub.functions} == {
         "create": "error", "count": "error", "name": "none", "bytes": "empty", "now": "trap",
-        "fresh": "handle", "done": "error", "poke": "nothing"}
+        "fresh": "handle", "done": "error", "poke": "nothing",
+        "call": "message"}
     # err(access-denied): discriminant 1 at 0, enum case 1 at the payload offset 4.
     assert '"\\01\\00\\00\\00\\01\\00\\00\\00"' in stub.wat
     assert '"[resource-new]sock"' in stub.wat
     assert "$wasmforge_denied:network:wasi:sockets/net@0.2.9#now" in stub.wat
+    message = "wasi:sockets/net@0.2.9#call is not granted to this image"
+    assert "".join(f"\\{b:02x}" for b in message.encode()) in stub.wat
 
 
 def test_random_always_traps() -> None:

@@ -491,3 +491,58 @@ def test_build_refuses_then_denies_an_ungranted_clock(c_clock_project: Path,
     assert not [i for i in _imports(component, tmp_path) if i.startswith("wasi:clocks/")]
     outcome = run_component(component, tmp_path)
     assert not outcome.ok and "wasmforge_denied:clocks:" in outcome.error
+
+
+TOOLS_WIT = """package hyperlight:sandbox;
+interface tools { dispatch: func(name: string, args-json: string) -> result<string, string>; }
+world guest { import tools; }
+"""
+
+TOOLS_WAT = """(module
+  (import "hyperlight:sandbox/tools" "dispatch"
+    (func $dispatch (param i32 i32 i32 i32 i32)))
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (data (i32.const 100) "add")
+  (data (i32.const 110) "{}")
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (local $p i32) (local $end i32)
+    (local.set $p (i32.and (i32.add (global.get $heap) (i32.const 7)) (i32.const -8)))
+    (global.set $heap (i32.add (local.get $p) (local.get 3)))
+    (local.set $end (i32.mul (memory.size) (i32.const 65536)))
+    (if (i32.gt_u (global.get $heap) (local.get $end))
+      (then (drop (memory.grow (i32.add (i32.const 1) (i32.shr_u
+              (i32.sub (global.get $heap) (local.get $end)) (i32.const 16)))))))
+    (local.get $p))
+  (func (export "_start")
+    (call $dispatch (i32.const 100) (i32.const 3) (i32.const 110) (i32.const 2) (i32.const 200))
+    (i32.store (i32.const 0) (i32.load (i32.const 204)))
+    (i32.store (i32.const 4) (i32.load (i32.const 208)))
+    (if (i32.eqz (i32.load8_u (i32.const 200))) (then unreachable))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+"""
+
+
+def test_denied_tool_call_returns_an_error_message(tmp_path: Path) -> None:
+    jco = _jco()
+    wit = tmp_path / "wit"
+    wit.mkdir()
+    (wit / "world.wit").write_text(TOOLS_WIT)
+    (tmp_path / "guest.wat").write_text(TOOLS_WAT)
+    core, guest = tmp_path / "guest.core.wasm", tmp_path / "guest.wasm"
+    _wasm_tools("component", "embed", wit, "--world", "guest", tmp_path / "guest.wat",
+                "-o", core)
+    _wasm_tools("component", "new", core, "--adapt", "wasi_snapshot_preview1="
+                f"{jco / 'lib' / 'wasi_snapshot_preview1.command.wasm'}", "-o", guest)
+    with pytest.raises(CapabilityError, match=r"imports hyperlight:sandbox/tools but "
+                                              r"\[capabilities\] tools is empty"):
+        _enforce(guest, TEMPLATE_CAPS, tmp_path, deny=False)
+    assert _enforce(guest, Capabilities(tools=("add",)), tmp_path, deny=False) == \
+        guest.read_bytes()
+    denied = _enforce(guest, TEMPLATE_CAPS, tmp_path, deny=True)
+    assert "hyperlight:sandbox/tools" not in _imports(denied, tmp_path)
+    outcome = run_component(denied, tmp_path)
+    assert outcome.ok, outcome.error
+    assert outcome.stdout == ("hyperlight:sandbox/tools#dispatch is not granted to this image "
+                              "([capabilities] tools grants it)")

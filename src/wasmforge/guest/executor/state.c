@@ -1,0 +1,243 @@
+// The executor's state component: keeps the request of the current run and serves its
+// arguments and environment to the user's component through wasi:cli/environment.
+// Freestanding C (no libc): the canonical ABI glue for three small functions is written
+// out here instead of generated, so building it needs only zig and wasm-tools.
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WF_EXPORT(name) __attribute__((export_name(name)))
+
+extern unsigned char __heap_base;
+static uintptr_t heap_top = (uintptr_t)&__heap_base;
+
+// A bump allocator: the component lives for one VM (snapshot-restored before every call),
+// and a run's request is small, so nothing is ever freed.
+WF_EXPORT("cabi_realloc")
+void *cabi_realloc(void *old, size_t old_size, size_t align, size_t new_size) {
+    uintptr_t at = (heap_top + align - 1) & ~(uintptr_t)(align - 1);
+    uintptr_t end = at + new_size;
+    size_t have = __builtin_wasm_memory_size(0) * 65536;
+    if (end > have) {
+        size_t pages = (end - have + 65535) / 65536;
+        if (__builtin_wasm_memory_grow(0, pages) == (size_t)-1) __builtin_trap();
+    }
+    heap_top = end;
+    unsigned char *dst = (unsigned char *)at;
+    const unsigned char *src = old;
+    for (size_t i = 0; old && i < old_size && i < new_size; i++) dst[i] = src[i];
+    return dst;
+}
+
+typedef struct { const char *ptr; size_t len; } str_t;
+typedef struct { str_t key, value; } pair_t;
+
+static str_t *args;
+static size_t args_len;
+static pair_t *env;
+static size_t env_len;
+
+// ---- a strict JSON reader for the one shape wasmforge sends ----
+
+typedef struct { const char *at, *end; const char *error; } reader_t;
+
+static void fail(reader_t *r, const char *why) { if (!r->error) r->error = why; }
+
+static void skip_ws(reader_t *r) {
+    while (r->at < r->end && (*r->at == ' ' || *r->at == '\n' || *r->at == '\t' || *r->at == '\r'))
+        r->at++;
+}
+
+static int eat(reader_t *r, char c) {
+    skip_ws(r);
+    if (r->at < r->end && *r->at == c) { r->at++; return 1; }
+    return 0;
+}
+
+static int hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static size_t put_utf8(char *out, uint32_t cp) {
+    if (cp < 0x80) { out[0] = (char)cp; return 1; }
+    if (cp < 0x800) { out[0] = (char)(0xC0 | cp >> 6); out[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | cp >> 12); out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F)); return 3;
+    }
+    out[0] = (char)(0xF0 | cp >> 18); out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); out[3] = (char)(0x80 | (cp & 0x3F)); return 4;
+}
+
+static int read_hex4(reader_t *r, uint32_t *value) {
+    if (r->end - r->at < 4) return 0;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hex(r->at[i]);
+        if (h < 0) return 0;
+        v = v << 4 | (uint32_t)h;
+    }
+    r->at += 4;
+    *value = v;
+    return 1;
+}
+
+static str_t read_string(reader_t *r) {
+    str_t s = {0, 0};
+    if (!eat(r, '"')) { fail(r, "expected a string"); return s; }
+    // Decoded text is never longer than its escaped form.
+    char *out = cabi_realloc(0, 0, 1, (size_t)(r->end - r->at));
+    size_t n = 0;
+    while (r->at < r->end && *r->at != '"') {
+        char c = *r->at++;
+        if ((unsigned char)c < 0x20) { fail(r, "control character in a string"); return s; }
+        if (c != '\\') { out[n++] = c; continue; }
+        if (r->at >= r->end) break;
+        char e = *r->at++;
+        switch (e) {
+        case '"': case '\\': case '/': out[n++] = e; break;
+        case 'b': out[n++] = '\b'; break;
+        case 'f': out[n++] = '\f'; break;
+        case 'n': out[n++] = '\n'; break;
+        case 'r': out[n++] = '\r'; break;
+        case 't': out[n++] = '\t'; break;
+        case 'u': {
+            uint32_t cp, low;
+            if (!read_hex4(r, &cp)) { fail(r, "bad \\u escape"); return s; }
+            if (cp >= 0xD800 && cp < 0xDC00) {
+                if (r->end - r->at < 6 || r->at[0] != '\\' || r->at[1] != 'u') {
+                    fail(r, "unpaired surrogate"); return s;
+                }
+                r->at += 2;
+                if (!read_hex4(r, &low) || low < 0xDC00 || low > 0xDFFF) {
+                    fail(r, "unpaired surrogate"); return s;
+                }
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            } else if (cp >= 0xDC00 && cp < 0xE000) {
+                fail(r, "unpaired surrogate"); return s;
+            }
+            n += put_utf8(out + n, cp);
+            break;
+        }
+        default: fail(r, "bad escape"); return s;
+        }
+    }
+    if (!eat(r, '"')) { fail(r, "unterminated string"); return s; }
+    s.ptr = out;
+    s.len = n;
+    return s;
+}
+
+// Reads `[ item, ... ]`, calling `item` for each; returns the count.
+static size_t read_array(reader_t *r, void (*item)(reader_t *, size_t)) {
+    size_t count = 0;
+    if (!eat(r, '[')) { fail(r, "expected an array"); return 0; }
+    if (eat(r, ']')) return 0;
+    do {
+        item(r, count++);
+        if (r->error) return count;
+    } while (eat(r, ','));
+    if (!eat(r, ']')) fail(r, "expected ',' or ']'");
+    return count;
+}
+
+// Arrays are read twice: once to count (into scratch), once into the final table. The
+// request is tiny, so simplicity beats a growable vector here.
+static int counting;
+
+static void arg_item(reader_t *r, size_t i) {
+    str_t s = read_string(r);
+    if (!counting) args[i] = s;
+}
+
+static void env_item(reader_t *r, size_t i) {
+    if (!eat(r, '[')) { fail(r, "expected [name, value]"); return; }
+    str_t k = read_string(r);
+    if (!eat(r, ',')) { fail(r, "expected [name, value]"); return; }
+    str_t v = read_string(r);
+    if (!eat(r, ']')) { fail(r, "expected [name, value]"); return; }
+    if (!counting) { env[i].key = k; env[i].value = v; }
+}
+
+static int key_is(str_t key, const char *name) {
+    size_t i = 0;
+    for (; name[i]; i++)
+        if (i >= key.len || key.ptr[i] != name[i]) return 0;
+    return i == key.len;
+}
+
+static const char *parse_request(const char *json, size_t len) {
+    for (int pass = 0; pass < 2; pass++) {
+        reader_t r = {json, json + len, 0};
+        counting = pass == 0;
+        if (!eat(&r, '{')) return "the request is not a JSON object";
+        if (!eat(&r, '}')) {
+            do {
+                str_t key = read_string(&r);
+                if (r.error) return r.error;
+                if (!eat(&r, ':')) return "expected ':' in the request";
+                if (key_is(key, "args")) {
+                    size_t n = read_array(&r, arg_item);
+                    if (counting) { args_len = n; args = cabi_realloc(0, 0, 4, n * sizeof(str_t)); }
+                } else if (key_is(key, "env")) {
+                    size_t n = read_array(&r, env_item);
+                    if (counting) { env_len = n; env = cabi_realloc(0, 0, 4, n * sizeof(pair_t)); }
+                } else {
+                    return "the request has an unknown key";
+                }
+                if (r.error) return r.error;
+            } while (eat(&r, ','));
+            if (!eat(&r, '}')) return "expected ',' or '}' in the request";
+        }
+        skip_ws(&r);
+        if (r.at != r.end) return "trailing data after the request";
+    }
+    return 0;
+}
+
+static size_t cstrlen(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
+
+// result<_, string>: discriminant byte, then the error string (ptr, len).
+static uint32_t set_result[3];
+
+WF_EXPORT("wasmforge:executor/request@0.1.0#set")
+uint32_t *request_set(const char *json, size_t len) {
+    args = 0; args_len = 0; env = 0; env_len = 0;
+    const char *error = parse_request(json, len);
+    if (error) {
+        args_len = env_len = 0;
+        set_result[0] = 1;
+        set_result[1] = (uint32_t)(uintptr_t)error;
+        set_result[2] = (uint32_t)cstrlen(error);
+    } else {
+        set_result[0] = 0;
+    }
+    return set_result;
+}
+
+static uint32_t list_result[2];
+
+WF_EXPORT("wasi:cli/environment@" WF_WASI "#get-environment")
+uint32_t *get_environment(void) {
+    list_result[0] = (uint32_t)(uintptr_t)env;
+    list_result[1] = (uint32_t)env_len;
+    return list_result;
+}
+
+WF_EXPORT("wasi:cli/environment@" WF_WASI "#get-arguments")
+uint32_t *get_arguments(void) {
+    list_result[0] = (uint32_t)(uintptr_t)args;
+    list_result[1] = (uint32_t)args_len;
+    return list_result;
+}
+
+static uint32_t cwd_result[3];
+
+WF_EXPORT("wasi:cli/environment@" WF_WASI "#initial-cwd")
+uint32_t *initial_cwd(void) {
+    cwd_result[0] = 0;  // none
+    return cwd_result;
+}
