@@ -546,3 +546,17 @@ def test_denied_tool_call_returns_an_error_message(tmp_path: Path) -> None:
     assert outcome.ok, outcome.error
     assert outcome.stdout == ("hyperlight:sandbox/tools#dispatch is not granted to this image "
                               "([capabilities] tools grants it)")
+
+
+def test_a_bare_function_import_is_refused(tmp_path: Path) -> None:
+    wit = tmp_path / "wit"
+    wit.mkdir()
+    (wit / "world.wit").write_text("package example:bare;\nworld app { import poke: func(); }\n")
+    (tmp_path / "app.wat").write_text(
+        '(module (import "$root" "poke" (func)) (memory (export "memory") 1))')
+    core, app = tmp_path / "app.core.wasm", tmp_path / "app.wasm"
+    _wasm_tools("component", "embed", wit, "--world", "app", tmp_path / "app.wat", "-o", core)
+    _wasm_tools("component", "new", core, "-o", app)
+    for deny in (False, True):
+        with pytest.raises(CapabilityError, match="imports the function poke directly"):
+            _enforce(app, TEMPLATE_CAPS, tmp_path, deny=deny)
