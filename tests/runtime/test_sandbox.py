@@ -1,0 +1,118 @@
+"""The process tier's confinement itself: bubblewrap's view of the host, seccomp, rlimits."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wasmforge.runtime import seccomp
+from wasmforge.runtime.process import BWRAP, ProcessBackend, SandboxShape, _bwrap_args
+
+UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
+
+pytestmark = pytest.mark.skipif(not ProcessBackend().available().usable,
+                                reason="the process tier is not usable here "
+                                "(bubblewrap with namespaces and x86_64 seccomp are needed)")
+
+
+def test_syscall_numbers_match_the_kernel_headers() -> None:
+    if not UNISTD.is_file():
+        pytest.skip(f"{UNISTD} is absent (apt install linux-libc-dev)")
+    table = dict(re.findall(r"#define __NR_(\w+) (\d+)", UNISTD.read_text()))
+    for name, number in seccomp.SYSCALLS_X86_64.items():
+        assert int(table[name]) == number, name
+
+
+def _in_sandbox(code: str, shape: SandboxShape | None = None,
+                home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, seccomp.sandbox_filter())
+    os.close(write_end)
+    args = _bwrap_args(shape or SandboxShape(binds=(), memory_bytes=64 << 20))
+    try:
+        return subprocess.run([BWRAP, *args, "--seccomp", str(read_end), sys.executable, "-I",
+                               "-c", code], pass_fds=(read_end,), capture_output=True,
+                              text=True, timeout=60)
+    finally:
+        os.close(read_end)
+
+
+def test_sandbox_sees_a_minimal_read_only_filesystem(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "host-secret.txt").write_text("secret")
+    result = _in_sandbox(
+        "import os\n"
+        f"print('secret', os.path.exists({str(tmp_path / 'host-secret.txt')!r}))\n"
+        "print('passwd', os.path.exists('/etc/passwd'))\n"
+        "print('work', os.path.exists('/work/shared'))\n"
+        "try:\n open('/usr/evil', 'w')\nexcept OSError as e: print('usr', e.errno)\n"
+        "try:\n open('/evil', 'w')\nexcept OSError as e: print('root', e.errno)\n"
+        "print('net', sorted(os.listdir('/sys/class/net')) if os.path.exists('/sys/class/net')"
+        " else 'no sysfs')\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "secret False" in out and "passwd False" in out and "work False" in out
+    assert "usr 30" in out  # EROFS
+    assert "root 30" in out
+
+
+def test_only_declared_mounts_are_bound_and_ro_is_enforced_by_the_kernel(
+        home: Path, tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("data")
+    shape = SandboxShape(binds=((str(tmp_path), "/mnt/0", True),), memory_bytes=64 << 20)
+    result = _in_sandbox("print(open('/mnt/0/f.txt').read())\n"
+                         "try:\n open('/mnt/0/g.txt', 'w')\nexcept OSError as e: print(e.errno)\n",
+                         shape)
+    assert result.stdout.split() == ["data", "30"], result.stderr
+
+
+def test_seccomp_refuses_network_sockets_and_namespaces(home: Path) -> None:
+    result = _in_sandbox(
+        "import socket, ctypes, os\n"
+        "try:\n socket.socket(socket.AF_INET)\nexcept OSError as e: print('inet', e.errno)\n"
+        "try:\n socket.socket(socket.AF_INET6)\nexcept OSError as e: print('inet6', e.errno)\n"
+        "socket.socket(socket.AF_UNIX); print('unix ok')\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "print('unshare', libc.unshare(0x20000), ctypes.get_errno())\n"
+        "print('ptrace', libc.ptrace(0, 0, 0, 0), ctypes.get_errno())\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:5] == ["inet 97", "inet6 97", "unix ok", "unshare -1 1",
+                                             "ptrace -1 1"]
+
+
+def test_worker_filter_forbids_exec_and_fork_but_not_threads(home: Path) -> None:
+    result = _in_sandbox(
+        "import os, threading\n"
+        "from wasmforge.runtime import seccomp\n"
+        "seccomp.install(seccomp.worker_filter())\n"
+        "t = threading.Thread(target=lambda: print('thread ok')); t.start(); t.join()\n"
+        "try:\n os.fork()\nexcept OSError as e: print('fork', e.errno)\n"
+        "try:\n os.execv('/usr/bin/true', ['true'])\nexcept OSError as e: print('exec', e.errno)\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == ["thread ok", "fork 1", "exec 1"]
+
+
+def test_worker_is_killed_when_its_host_dies(home: Path, guest: bytes, tmp_path: Path) -> None:
+    script = tmp_path / "host.py"
+    script.write_text(
+        "import os, sys\n"
+        "from wasmforge.runtime.process import Worker, SandboxShape\n"
+        "w = Worker(SandboxShape(binds=(), memory_bytes=64 << 20))\n"
+        "print(w.proc.pid, flush=True)\n"
+        "os._exit(0)\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=60)
+    pid = int(result.stdout.split()[0])
+    import time
+
+    for _ in range(50):
+        if not Path(f"/proc/{pid}").exists():
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"bwrap {pid} outlived its host")
