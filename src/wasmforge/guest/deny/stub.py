@@ -105,10 +105,6 @@ def world_imports(resolve: Mapping[str, Any], world_index: int | None = None
     return found
 
 
-def imported_functions(resolve: Mapping[str, Any], interface_id: int) -> list[str]:
-    return list(resolve["interfaces"][interface_id]["functions"])
-
-
 def generate(resolve: Mapping[str, Any], denied: Mapping[int, str]) -> DenyStub:
     """Build the stub for `denied` (interface id -> capability key, used in trap names)."""
     types = Types(resolve["types"])
