@@ -265,7 +265,7 @@ def pull(
 # ------------------------------------------------------------------ run / bench
 
 
-@app.command(context_settings={"allow_interspersed_args": False})
+@app.command()
 def run(
     image: Annotated[str, typer.Argument(help="An .oci.tar image or a registry reference.")],
     args: Annotated[list[str] | None, typer.Argument(help="Arguments for the guest.")] = None,

@@ -164,6 +164,7 @@ class ProcessBackend:
         self._lock = threading.Lock()
         self._filling: set[SandboxShape] = set()
         self._status: TierStatus | None = None
+        self._runs = 0
         atexit.register(self.close)
 
     def available(self) -> TierStatus:
@@ -204,7 +205,9 @@ class ProcessBackend:
                 self._idle.setdefault(shape, []).append(worker)
         else:
             worker.kill()
-        self._refill(shape)
+        self._runs += 1
+        if self._runs > 1:  # a one-shot `wasmforge run` gains nothing from spare workers
+            self._refill(shape)
         return RunOutcome(outcome.exit_code, outcome.failure, outcome.message,
                           outcome.backtrace, time.perf_counter() - started)
 

@@ -10,6 +10,7 @@ the host's cache, bound read-only into the sandbox.
 from __future__ import annotations
 
 import array
+import contextlib
 import json
 import os
 import resource
@@ -83,7 +84,8 @@ def main() -> None:
     get_engine(False)
     get_engine(True)
     confine(data_limit)
-    serve(channel)
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        serve(channel)  # ends quietly when the host goes away
 
 
 if __name__ == "__main__":
