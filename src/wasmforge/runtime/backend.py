@@ -56,7 +56,10 @@ class RunLimits:
 
 @dataclass(frozen=True)
 class Stdio:
-    """File descriptors the guest's stdin/stdout/stderr go to (default: the host's own)."""
+    """File descriptors the guest's stdin/stdout/stderr go to (default: the host's own).
+
+    A negative descriptor means "nothing": empty stdin, output discarded.
+    """
 
     stdin: int = 0
     stdout: int = 1

@@ -3,7 +3,7 @@
 For each usable tier: the first run of a fresh backend (compiled code from disk, or a new
 worker sandbox), then `runs` sequential runs (p50/p99), then `runs` runs spread over one
 thread per CPU (runs/s). The guest gets no arguments, no mounts and no env; its output
-goes to /dev/null.
+is discarded.
 """
 
 from __future__ import annotations
@@ -26,14 +26,10 @@ def bench_image(image: Path, runs: int = 200, allow_unsigned: bool = False,
                 concurrency: int | None = None) -> dict[str, Any]:
     request = RunRequest(image=str(image), allow_unsigned=allow_unsigned)
     loaded = load(request, notice=lambda _message: None)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    try:
-        invocation = replace(invocation_for(loaded, request, notice=lambda _message: None),
-                             stdio=Stdio(stdin=devnull, stdout=devnull, stderr=devnull))
-        threads = concurrency or os.cpu_count() or 1
-        rows = [_bench_tier(name, invocation, max(runs, 1), threads) for name in tier_names]
-    finally:
-        os.close(devnull)
+    invocation = replace(invocation_for(loaded, request, notice=lambda _message: None),
+                         stdio=Stdio(stdin=-1, stdout=-1, stderr=-1))
+    threads = concurrency or os.cpu_count() or 1
+    rows = [_bench_tier(name, invocation, max(runs, 1), threads) for name in tier_names]
     return {"image": str(image), "name": loaded.name, "language": loaded.language,
             "runs": runs, "concurrency": concurrency or os.cpu_count() or 1,
             "machine": _machine(), "tiers": rows}

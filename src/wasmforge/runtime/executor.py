@@ -118,13 +118,16 @@ def _wasi_config(invocation: Invocation) -> wasmtime.WasiConfig:
         stdio = invocation.stdio
         if stdio.stdin == 0:
             wasi.inherit_stdin()
+        elif stdio.stdin > 0:
+            wasi.stdin_file = f"/proc/self/fd/{stdio.stdin}"
+        # a negative descriptor discards the stream (wasmtime's default sink)
         if stdio.stdout == 1:
             wasi.inherit_stdout()
-        else:
+        elif stdio.stdout >= 0:
             wasi.stdout_custom = _writer(stdio.stdout)
         if stdio.stderr == 2:
             wasi.inherit_stderr()
-        else:
+        elif stdio.stderr >= 0:
             wasi.stderr_custom = _writer(stdio.stderr)
     return wasi
 

@@ -77,10 +77,11 @@ class Worker:
     def run(self, invocation: Invocation, job: bytes) -> RunOutcome:
         self.jobs += 1
         stdio = invocation.stdio
+        fds = [fd if fd >= 0 else _devnull() for fd in (stdio.stdin, stdio.stdout, stdio.stderr)]
         self.channel.settimeout(invocation.limits.timeout_s + _GRACE_S)
         try:
             self.channel.sendmsg([job], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                          _fd_array(stdio.stdin, stdio.stdout, stdio.stderr))])
+                                          _fd_array(*fds))])
             reply = self.channel.recv(1 << 20)
         except TimeoutError:
             self.kill()
@@ -109,6 +110,15 @@ class Worker:
                 os.killpg(self.proc.pid, signal.SIGKILL)
         self.channel.close()
         return self.proc.wait()
+
+
+_DEVNULL: list[int] = []
+
+
+def _devnull() -> int:
+    if not _DEVNULL:
+        _DEVNULL.append(os.open(os.devnull, os.O_RDWR))
+    return _DEVNULL[0]
 
 
 def _fd_array(*fds: int) -> bytes:
