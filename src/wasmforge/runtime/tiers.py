@@ -38,12 +38,23 @@ def _make(name: str) -> Backend:
 def _hypervisor() -> Backend:
     try:
         from wasmforge.runtime import hypervisor
-    except ImportError as err:
-        return _Unavailable("hypervisor", f"the Hyperlight backend is not built yet ({err})")
+    except ImportError:
+        return _Unavailable("hypervisor", _probe_reason())
     made = getattr(hypervisor, "backend", None) or getattr(hypervisor, "HypervisorBackend", None)
     if made is None:
         return _Unavailable("hypervisor", "runtime/hypervisor.py defines no backend")
     return made() if isinstance(made, type) else made
+
+
+def _probe_reason() -> str:
+    try:
+        from wasmforge.runtime.probe import probe_hypervisor
+    except ImportError:
+        return "wasmforge's Hyperlight backend is not installed"
+    probed = probe_hypervisor()
+    if not probed.usable:
+        return probed.detail
+    return "Hyperlight VMs boot here, but wasmforge's Hyperlight backend is not installed"
 
 
 class _Unavailable:
