@@ -11,7 +11,8 @@ user's component:
 
 The split avoids a cycle: the shim needs the user's `run`, the user needs the request's
 environment. `run(code)` takes the JSON request `{"args": [...], "env": [[k, v], ...]}`
-(see `request_json`) and returns `execution-result` with the exit code (0/1: WASI 0.2's
+(see `request_json`; an empty string only loads the guest, for a snapshot) and returns
+`execution-result` with the exit code (0/1: WASI 0.2's
 `wasi:cli/run` carries only success or failure; 125 for a malformed request); the guest's
 stdout and stderr go to WASI stdio as written, so the result's stdout/stderr stay empty.
 """

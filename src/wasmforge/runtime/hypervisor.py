@@ -1,0 +1,301 @@
+"""The `hypervisor` tier: each image's executor in its own Hyperlight micro-VM.
+
+The image carries (build --hyperlight) the executor composed with the component and its
+AOT code for the backend's guest wasmtime. `run` must hand that AOT layer in
+`Invocation.precompiled` (annotations carry `org.wasmforge.hyperlight.wasmtime`).
+
+Per image digest a worker process holds one WasmSandbox: created with the manifest's memory
+cap as heap, its ro/rw mounts as the backend's input/output dirs, loaded with an empty
+request and snapshotted; every call restores that snapshot first, so each call starts
+clean. The call runs in the worker, so a timeout ends it by killing the worker.
+
+Host functions ("tools"): only names the manifest declares are registered; the backend's
+`hyperlight:sandbox/tools.dispatch` refuses any other name, and `dispatcher` (used by the
+in-process executor host) refuses it the same way. Implementations are Python callables
+`f(args_json: str) -> str`, named `name=module:function` (see `load_tools`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import multiprocessing
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from wasmforge.errors import CapabilityError, RuntimeFailure
+from wasmforge.guest import hyperlight as guest
+from wasmforge.guest.executor import BAD_REQUEST_EXIT, request_json
+from wasmforge.runtime.backend import Invocation, RunOutcome, TierStatus
+
+WASMTIME_ANNOTATION = "org.wasmforge.hyperlight.wasmtime"
+TOOLS_ENTRY_POINTS = "wasmforge.tools"
+Tool = Callable[[str], str]
+
+
+# ---- host functions -------------------------------------------------------------------
+
+def load_tools(specs: Sequence[str], declared: Sequence[str]) -> dict[str, Tool]:
+    """Operator tool implementations: `name=module:function`, or `name` alone for an entry
+    point of group `wasmforge.tools`. Only names the manifest declares are accepted."""
+    tools: dict[str, Tool] = {}
+    for spec in specs:
+        name, _, target = spec.partition("=")
+        name = name.strip()
+        if name not in declared:
+            raise CapabilityError(f"tool {name!r} is not declared in the image's capabilities",
+                                  fix="declare it under [capabilities] tools and rebuild, "
+                                      "or drop it")
+        tools[name] = _resolve(name, target.strip())
+    return tools
+
+
+def _resolve(name: str, target: str) -> Tool:
+    if not target:
+        found = [ep for ep in metadata.entry_points(group=TOOLS_ENTRY_POINTS) if ep.name == name]
+        if not found:
+            raise RuntimeFailure(f"no implementation of tool {name!r}: no entry point "
+                                 f"{name!r} in group {TOOLS_ENTRY_POINTS}",
+                                 fix=f"pass {name}=module:function")
+        loaded = found[0].load()
+    else:
+        module, _, attr = target.partition(":")
+        try:
+            loaded = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError, ValueError) as err:
+            raise RuntimeFailure(f"tool {name!r}: cannot load {target} ({err})",
+                                 fix="give module:function of an importable module") from None
+    if not callable(loaded):
+        raise RuntimeFailure(f"tool {name!r}: {target or name} is not callable")
+    return loaded
+
+
+def dispatcher(declared: Sequence[str], tools: Mapping[str, Tool]
+               ) -> Callable[[str, str], tuple[bool, str]]:
+    """dispatch(name, args_json) -> (ok, result-or-message); undeclared names never run."""
+    allowed = {name: tools[name] for name in declared if name in tools}
+
+    def dispatch(name: str, args_json: str) -> tuple[bool, str]:
+        tool = allowed.get(name)
+        if tool is None:
+            why = "not declared" if name not in declared else "declared but not provided"
+            return False, f"tool {name!r} is {why} for this image"
+        try:
+            return True, str(tool(args_json))
+        except Exception as err:  # the tool's failure goes to the guest, not the host
+            return False, f"tool {name!r} failed: {err}"
+    return dispatch
+
+
+# ---- the executor under in-process wasmtime (tests, and images on hosts without VMs) ----
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    stdout: str
+    stderr: str
+    exit_code: int
+
+
+def run_executor_in_wasmtime(component: bytes, request: str,
+                             dispatch: Callable[[str, str], tuple[bool, str]],
+                             stdout: Path | None = None, stderr: Path | None = None
+                             ) -> ExecutionResult:
+    """Call `hyperlight:sandbox/executor.run(request)` of a composed executor under
+    wasmtime-py, with WASI from wasmtime and tools.dispatch from `dispatch`."""
+    import wasmtime
+    from wasmtime.component import Component, Linker, Variant
+
+    engine = wasmtime.Engine()
+    linker = Linker(engine)
+    linker.add_wasip2()
+
+    def host_dispatch(_store: Any, name: str, args_json: str) -> Any:
+        ok, text = dispatch(name, args_json)
+        return Variant("ok", text) if ok else Variant("err", text)
+
+    with linker.root() as root, root.add_instance("hyperlight:sandbox/tools") as tools:
+        tools.add_func("dispatch", host_dispatch)
+    store = wasmtime.Store(engine)
+    wasi = wasmtime.WasiConfig()
+    if stdout is not None:
+        wasi.stdout_file = str(stdout)
+    if stderr is not None:
+        wasi.stderr_file = str(stderr)
+    store.set_wasi(wasi)
+    instance = linker.instantiate(store, Component(engine, component))
+    index = instance.get_export_index(store, "hyperlight:sandbox/executor")
+    run = instance.get_func(store, instance.get_export_index(store, "run", index))
+    assert run is not None
+    result = run(store, request)
+    return ExecutionResult(result.stdout, result.stderr, result.exit_code)
+
+
+# ---- the backend ------------------------------------------------------------------------
+
+def _probe() -> TierStatus:
+    from wasmforge.runtime.probe import probe_hypervisor
+
+    status = probe_hypervisor()
+    return TierStatus(status.usable, status.detail)
+
+
+class HypervisorBackend:
+    name = "hypervisor"
+
+    def __init__(self) -> None:
+        self._workers: dict[str, _Worker] = {}
+
+    def available(self) -> TierStatus:
+        return _probe()
+
+    def run(self, invocation: Invocation) -> RunOutcome:
+        started = time.perf_counter()
+        try:
+            aot = self._aot(invocation)
+        except RuntimeFailure as err:
+            return RunOutcome(1, "internal", str(err).rstrip("."))
+        key = f"{invocation.digest}:{_mounts_key(invocation)}"
+        worker = self._workers.get(key)
+        if worker is None or not worker.alive():
+            worker = _Worker(invocation, aot)
+            self._workers[key] = worker
+        request = request_json(invocation.grants.args, invocation.grants.env)
+        reply = worker.call(request, invocation.limits.timeout_s)
+        elapsed = time.perf_counter() - started
+        if reply is None:
+            self._workers.pop(key, None)
+            return RunOutcome(1, "timeout", f"the guest ran past its wall-time cap of "
+                              f"{invocation.limits.timeout_s:g} s and its VM was stopped",
+                              elapsed_s=elapsed)
+        if "error" in reply:
+            self._workers.pop(key, None)
+            worker.close()
+            return RunOutcome(1, "trap", f"the Hyperlight VM failed: {reply['error']}",
+                              elapsed_s=elapsed)
+        _write(invocation.stdio.stdout, reply["stdout"])
+        _write(invocation.stdio.stderr, reply["stderr"])
+        code = int(reply["exit_code"])
+        if code == BAD_REQUEST_EXIT:
+            return RunOutcome(code, "internal", f"the executor refused the request: "
+                              f"{reply['stderr'].strip()}", elapsed_s=elapsed)
+        return RunOutcome(code, None if code == 0 else "exit",
+                          "" if code == 0 else "the guest returned failure", elapsed_s=elapsed)
+
+    @staticmethod
+    def _aot(invocation: Invocation) -> bytes:
+        if invocation.precompiled is None or WASMTIME_ANNOTATION not in invocation.precompiled[1]:
+            raise RuntimeFailure("the image carries no Hyperlight code",
+                                 fix="build it with `wasmforge build --hyperlight` and sign it")
+        data, annotations = invocation.precompiled
+        return check_version(data, annotations)
+
+
+def check_version(data: bytes, annotations: Mapping[str, str]) -> bytes:
+    """Refuse AOT code the installed guest would not load, before any VM is created."""
+    backend = guest.backend_guest()
+    if backend is None:
+        raise RuntimeFailure("the Hyperlight backend package is missing",
+                             fix="pip install 'wasmforge[hyperlight]'")
+    engine = guest.aot_engine(data)
+    made_by = engine.wasmtime if engine else annotations.get(WASMTIME_ANNOTATION, "unknown")
+    if engine is None or engine.wasmtime != backend.wasmtime or engine.target != guest.AOT_TARGET:
+        raise RuntimeFailure(f"the image's Hyperlight code was precompiled by wasmtime "
+                             f"{made_by}, but the installed {guest.BACKEND_PACKAGE} "
+                             f"{backend.package_version} runs wasmtime {backend.wasmtime}",
+                             fix="rebuild the image with `wasmforge build --hyperlight` "
+                                 "against this backend")
+    return data
+
+
+def _mounts_key(invocation: Invocation) -> str:
+    return ";".join(f"{p.host}:{p.guest}:{p.read_only}" for p in invocation.grants.preopens)
+
+
+def _write(fd: int, text: str) -> None:
+    data = memoryview(text.encode())
+    while data:
+        data = data[os.write(fd, data):]
+
+
+class _Worker:
+    """A child process holding one loaded, snapshotted sandbox."""
+
+    def __init__(self, invocation: Invocation, aot: bytes) -> None:
+        context = multiprocessing.get_context("fork")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, invocation, aot), daemon=True)
+        self.process.start()
+        child.close()
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def call(self, request: str, timeout_s: float) -> dict[str, Any] | None:
+        self.conn.send(request)
+        if not self.conn.poll(timeout_s + 30 if not hasattr(self, "_loaded") else timeout_s):
+            self.close()
+            return None
+        self._loaded = True
+        try:
+            reply: dict[str, Any] = self.conn.recv()
+        except EOFError:
+            return {"error": "the VM worker exited"}
+        return reply
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+
+
+def _serve(conn: Any, invocation: Invocation, aot: bytes) -> None:
+    try:
+        from hyperlight_sandbox_backend_wasm import WasmSandbox
+
+        with tempfile.TemporaryDirectory(prefix="wasmforge-hl-") as tmp:
+            module = Path(tmp) / "executor.aot"
+            module.write_bytes(aot)
+            heap_mib = max(1, invocation.limits.memory_bytes >> 20)
+            kwargs: dict[str, Any] = {"heap_size": f"{heap_mib}Mi"}
+            for preopen in invocation.grants.preopens:
+                kwargs["input_dir" if preopen.read_only else "output_dir"] = preopen.host
+            sandbox = WasmSandbox(str(module), **kwargs)
+            dispatch = dispatcher(invocation.grants.tools, invocation.tools)
+            for name in invocation.grants.tools:
+                sandbox.register_tool(name, _tool_callback(name, dispatch))
+            sandbox.run("")  # create the VM and load the guest
+            snapshot = sandbox.snapshot()
+            while True:
+                request = conn.recv()
+                sandbox.restore(snapshot)
+                result = sandbox.run(request)
+                conn.send({"stdout": result.stdout, "stderr": result.stderr,
+                           "exit_code": result.exit_code})
+    except EOFError:
+        return
+    except Exception as err:  # reported to the parent as the VM's failure
+        with contextlib.suppress(OSError):
+            conn.send({"error": str(err)})
+
+
+def _tool_callback(name: str, dispatch: Callable[[str, str], tuple[bool, str]]
+                   ) -> Callable[..., Any]:
+    def call(**kwargs: Any) -> Any:
+        ok, text = dispatch(name, json.dumps(kwargs))
+        if not ok:
+            raise RuntimeError(text)
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return call
+
+
+backend = HypervisorBackend

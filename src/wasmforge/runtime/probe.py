@@ -1,0 +1,112 @@
+"""Is the hypervisor tier usable here? Boot a canary Hyperlight VM once per host boot.
+
+The answer is cached under $WASMFORGE_HOME/hyperlight/probe-<boot id>.json: a host's
+hypervisor does not change until it reboots, and booting the canary costs a VM start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from wasmforge.guest import hyperlight as guest
+
+DEVICES = ("/dev/kvm", "/dev/mshv")
+# Failures that come from the VM itself (before any module is looked at).
+_VM_FAILURES = ("Failed to run vm", "VCPU", "NoHypervisorFound", "HypervisorNotAvailable",
+                "Hypervisor", "KVM", "MSHV", "Initialize error", "failed to load Wasm runtime")
+
+
+@dataclass(frozen=True)
+class ProbeStatus:
+    usable: bool
+    detail: str
+
+
+def _home() -> Path:
+    return Path(os.environ.get("WASMFORGE_HOME", Path.home() / ".cache" / "wasmforge"))
+
+
+def boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown-boot"
+
+
+def cache_path() -> Path:
+    return _home() / "hyperlight" / f"probe-{boot_id()}.json"
+
+
+def probe_hypervisor(*, refresh: bool = False) -> ProbeStatus:
+    """The tier's state with the exact reason when unusable (cached per host boot)."""
+    device = next((d for d in DEVICES if os.path.exists(d)), None)
+    if device is None:
+        return ProbeStatus(False, "no hypervisor device: neither /dev/kvm nor /dev/mshv exists")
+    if not os.access(device, os.R_OK | os.W_OK):
+        return ProbeStatus(False, f"permission denied on {device} (add this user to its group, "
+                           "e.g. `sudo adduser $USER kvm`, and log in again)")
+    missing = ProbeStatus(False, "the Hyperlight backend package is missing (pip install "
+                          "'wasmforge[hyperlight]': hyperlight-sandbox and "
+                          "hyperlight-sandbox-backend-wasm)")
+    native = guest.backend_native_module()
+    if native is None:
+        return missing
+    stamp = f"{native}:{native.stat().st_mtime_ns}"
+    cached = cache_path()
+    if not refresh and cached.is_file():
+        try:
+            data = json.loads(cached.read_text())
+            if data.get("backend") == stamp:
+                return ProbeStatus(bool(data["usable"]), str(data["detail"]))
+        except (OSError, ValueError, KeyError):
+            pass
+    backend = guest.backend_guest()
+    if backend is None:
+        return missing
+    status = _boot_canary(device, backend)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps({**asdict(status), "backend": stamp}))
+    except OSError:
+        pass
+    return status
+
+
+def _boot_canary(device: str, backend: guest.BackendGuest) -> ProbeStatus:
+    """Start a VM with a canary module that is not precompiled: a VM that boots reports a
+    module error; one that cannot boot reports the hypervisor's own error."""
+    try:
+        from hyperlight_sandbox_backend_wasm import WasmSandbox
+    except ImportError as err:
+        return ProbeStatus(False, f"the Hyperlight backend package is missing ({err})")
+    with tempfile.TemporaryDirectory(prefix="wasmforge-probe-") as tmp:
+        canary = Path(tmp) / "canary.aot"
+        canary.write_bytes(b"\0asm\x01\0\0\0")  # an empty core module
+        try:
+            WasmSandbox(str(canary), heap_size="8Mi").run("")
+        except Exception as err:  # the native module raises RuntimeError
+            text = str(err)
+            if any(marker in text for marker in _VM_FAILURES):
+                return ProbeStatus(False, f"the canary VM failed to run on {device}: "
+                                   f"{_hypervisor_error(text)}{_explain(text)}")
+    return ProbeStatus(True, f"Hyperlight VMs boot on {device} ({guest.BACKEND_PACKAGE} "
+                       f"{backend.package_version}, guest wasmtime {backend.wasmtime})")
+
+
+def _hypervisor_error(text: str) -> str:
+    """The innermost message of hyperlight's repeated error chain."""
+    marker = "Unexpected VM exit: "
+    if marker in text:
+        return text.rsplit(marker, 1)[1].strip()
+    return text.strip().splitlines()[-1] if text.strip() else "unknown error"
+
+
+def _explain(text: str) -> str:
+    if "InternalError" in text:
+        return (" (KVM_EXIT_INTERNAL_ERROR: the host's KVM emulates the guest's instructions, "
+                "as nested PVM does, and cannot run Hyperlight guests)")
+    return ""

@@ -1,0 +1,151 @@
+"""`wasmforge build --hyperlight`: the executor composed with the component, and its AOT code.
+
+Two layers are added to the image:
+  HYPERLIGHT_COMPONENT_MEDIA_TYPE  the composed executor component (guest/executor)
+  HYPERLIGHT_AOT_MEDIA_TYPE        that component precompiled for x86_64-unknown-none by
+                                   exactly the wasmtime version inside the installed
+                                   hyperlight-sandbox-backend-wasm guest
+The precompiler is wasmforge's own small Rust tool (guest/aot), built once per wasmtime
+version into the toolchain cache by `install_aot_tool` (about 3.5 min on 2 cores).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from wasmforge.errors import BuildFailed, ToolchainMissing
+from wasmforge.guest import executor as executor_src
+from wasmforge.guest import hyperlight as guest
+from wasmforge.image.model import (
+    HYPERLIGHT_AOT_MEDIA_TYPE,
+    HYPERLIGHT_COMPONENT_MEDIA_TYPE,
+    Layer,
+)
+from wasmforge.languages import tools
+from wasmforge.project import Project
+
+AOT_CRATE = Path(executor_src.__file__).parent.parent / "aot"
+AOT_BINARY = "wasmforge-hyperlight-aot"
+JCO = tools.Requirement("npm", "@bytecodealliance/jco", "1.35.0")
+ANNOTATION = "org.wasmforge.hyperlight"
+_PINNED = '"=36.0.14"'  # the version written in guest/aot/Cargo.toml (and its Cargo.lock)
+
+
+def hyperlight_layers(component: bytes, project: Project, work_dir: Path) -> list[Layer]:
+    backend = guest.backend_guest()
+    if backend is None:
+        raise ToolchainMissing("hyperlight-sandbox-backend-wasm is not installed, so its "
+                               "guest's wasmtime version (which the AOT code must match) "
+                               "is unknown", where=str(project.manifest_path),
+                               fix="pip install 'wasmforge[hyperlight]'")
+    tool = aot_tool(backend.wasmtime)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    user = work_dir / "component.wasm"
+    user.write_bytes(component)
+    wasi_version = executor_src.wasi_version_of(user)
+    executor = executor_src.build_executor(work_dir / "executor", wasi_wit(wasi_version),
+                                           wasi_version)
+    composed = executor_src.compose(executor, user, work_dir / "executor.wasm")
+    aot = work_dir / "executor.aot"
+    _run([str(tool), "compile", str(composed), str(aot)], "precompiling for Hyperlight")
+    code = aot.read_bytes()
+    check_aot(code, backend.wasmtime)
+    composed_bytes = composed.read_bytes()
+    digest = "sha256:" + hashlib.sha256(composed_bytes).hexdigest()
+    return [
+        Layer(HYPERLIGHT_COMPONENT_MEDIA_TYPE, composed_bytes, {
+            f"{ANNOTATION}.wasi": wasi_version,
+            f"{ANNOTATION}.executor": "wasmforge:executor@0.1.0",
+        }),
+        Layer(HYPERLIGHT_AOT_MEDIA_TYPE, code, {
+            f"{ANNOTATION}.wasmtime": backend.wasmtime,
+            f"{ANNOTATION}.target": guest.AOT_TARGET,
+            f"{ANNOTATION}.backend": f"{guest.BACKEND_PACKAGE} {backend.package_version}",
+            f"{ANNOTATION}.component": digest,
+        }),
+    ]
+
+
+def check_aot(code: bytes, wasmtime: str) -> None:
+    """Refuse precompiled code the backend's guest would not load."""
+    engine = guest.aot_engine(code)
+    if engine is None:
+        raise BuildFailed("the Hyperlight AOT output is not a wasmtime precompiled ELF")
+    if engine.wasmtime != wasmtime or engine.target != guest.AOT_TARGET:
+        raise BuildFailed(f"the Hyperlight AOT code was made by wasmtime {engine.wasmtime} "
+                          f"for {engine.target}, but the backend's guest runs wasmtime "
+                          f"{wasmtime} on {guest.AOT_TARGET}",
+                          fix="run `wasmforge toolchain install hyperlight` to rebuild the "
+                              "precompiler for the installed backend")
+
+
+def wasi_wit(version: str) -> Path:
+    """jco's WASI WIT for `version` (from the toolchain cache, or $WASMFORGE_JCO)."""
+    explicit = os.environ.get("WASMFORGE_JCO")
+    root = Path(explicit) if explicit else tools.npm_package_dir(JCO)
+    found = root / "lib" / "wit" / "builtin" / version
+    if not found.is_dir():
+        raise ToolchainMissing(f"no WASI {version} WIT at {found} (it comes with "
+                               f"{JCO.spec})", fix="run `wasmforge toolchain install c`")
+    return found
+
+
+def aot_tool_path(wasmtime: str) -> Path:
+    explicit = os.environ.get("WASMFORGE_HYPERLIGHT_AOT")
+    if explicit:
+        return Path(explicit)
+    return tools.toolchains_dir() / "cargo" / f"{AOT_BINARY}-{wasmtime}" / AOT_BINARY
+
+
+def aot_tool(wasmtime: str) -> Path:
+    path = aot_tool_path(wasmtime)
+    if not path.is_file():
+        raise ToolchainMissing(f"the Hyperlight precompiler for wasmtime {wasmtime} is not "
+                               f"built (expected {path})",
+                               fix="run `wasmforge toolchain install hyperlight` (needs cargo "
+                                   "with Rust >= 1.85; about 4 minutes)")
+    return path
+
+
+def install_aot_tool(wasmtime: str | None = None, *, jobs: int = 2) -> Path:
+    """Build guest/aot with `wasmtime` (default: the installed backend's) into the cache."""
+    if wasmtime is None:
+        backend = guest.backend_guest()
+        if backend is None:
+            raise ToolchainMissing("hyperlight-sandbox-backend-wasm is not installed",
+                                   fix="pip install 'wasmforge[hyperlight]'")
+        wasmtime = backend.wasmtime
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        raise ToolchainMissing("cargo is not on PATH (needed once to build the Hyperlight "
+                               "precompiler)", fix="install Rust >= 1.85 with rustup")
+    target = aot_tool_path(wasmtime)
+    crate = target.parent / "crate"
+    if crate.exists():
+        shutil.rmtree(crate)
+    shutil.copytree(AOT_CRATE, crate, ignore=shutil.ignore_patterns("target"))
+    manifest = crate / "Cargo.toml"
+    text = manifest.read_text()
+    locked = f'"={wasmtime}"' == _PINNED
+    if not locked:  # another backend release: same tool, its guest's wasmtime
+        manifest.write_text(text.replace(_PINNED, f'"={wasmtime}"'))
+        (crate / "Cargo.lock").unlink(missing_ok=True)
+    argv = [cargo, "build", "--release", "-j", str(jobs), "--manifest-path", str(manifest),
+            "--target-dir", str(target.parent / "target")]
+    _run(argv + (["--locked"] if locked else []), "building the Hyperlight precompiler",
+         timeout=3600)
+    shutil.copy2(target.parent / "target" / "release" / AOT_BINARY, target)
+    return target
+
+
+def _run(argv: list[str], what: str, timeout: float = 900) -> None:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BuildFailed(f"{what} took longer than {timeout:.0f} s and was stopped") from None
+    if proc.returncode != 0:
+        raise BuildFailed(f"{what} failed: {(proc.stderr or proc.stdout).strip()[-2000:]}")

@@ -1,0 +1,40 @@
+// The user's command for the executor tests: prints its arguments and $GREETING, calls a
+// host function when asked (`tool NAME ARGS_JSON`), and fails when asked (`fail`).
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct { uint8_t is_err; uint32_t ptr; uint32_t len; } dispatch_result_t;
+
+__attribute__((import_module("hyperlight:sandbox/tools"), import_name("dispatch")))
+void dispatch(const char *name, size_t name_len, const char *args, size_t args_len,
+              dispatch_result_t *result);
+
+// The canonical ABI allocates the host's reply in our memory through this export.
+__attribute__((export_name("cabi_realloc")))
+void *cabi_realloc(void *old, size_t old_size, size_t align, size_t new_size) {
+    (void)old_size; (void)align;
+    return realloc(old, new_size);
+}
+
+int main(int argc, char **argv) {
+    const char *greeting = getenv("GREETING");
+    printf("hello from the guest:");
+    for (int i = 1; i < argc; i++) printf(" %s", argv[i]);
+    printf("\nGREETING=%s\n", greeting ? greeting : "(unset)");
+    if (argc >= 4 && strcmp(argv[1], "tool") == 0) {
+        dispatch_result_t r;
+        dispatch(argv[2], strlen(argv[2]), argv[3], strlen(argv[3]), &r);
+        printf("tool %s: %s %.*s\n", argv[2], r.is_err ? "err" : "ok", (int)r.len,
+               (const char *)(uintptr_t)r.ptr);
+        fflush(stdout);
+        return r.is_err ? 4 : 0;
+    }
+    fflush(stdout);
+    if (argc >= 2 && strcmp(argv[1], "fail") == 0) {
+        fprintf(stderr, "failing on request\n");
+        return 3;
+    }
+    return 0;
+}
