@@ -288,7 +288,7 @@ def run(
         mounts=tuple(mount or ()), env=tuple(env or ()), timeout_s=timeout, memory=memory,
         fuel=fuel, allow_unsigned=insecure_allow_unsigned, verbose=verbose,
     )
-    code = run_image(request, notice=lambda message: err.print(message))
+    code = run_image(request, notice=lambda message: err.print(message, markup=False))
     raise typer.Exit(code)
 
 

@@ -31,7 +31,7 @@ world net {{
   import wasi:sockets/tcp-create-socket@{NET_WIT_VERSION};
   import wasi:sockets/instance-network@{NET_WIT_VERSION};
   import wasi:sockets/ip-name-lookup@{NET_WIT_VERSION};
-  import wasi:http/outgoing-handler@{NET_WIT_VERSION};
+  import wasi:http/types@{NET_WIT_VERSION};
 }}
 """
 PROVENANCE = ProvenanceInputs(sources={"guest.c": "sha256:" + "ab" * 32},

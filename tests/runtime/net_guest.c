@@ -11,8 +11,8 @@ IMPORT("wasi:sockets/instance-network", "instance-network")
 extern int32_t instance_network(void);
 IMPORT("wasi:sockets/ip-name-lookup", "resolve-addresses")
 extern void resolve_addresses(int32_t network, const char *name, size_t len, result_handle *ret);
-IMPORT("wasi:http/outgoing-handler", "handle")
-extern void http_handle(int32_t request, int32_t has_options, int32_t options, void *ret);
+IMPORT("wasi:http/types", "[constructor]fields")
+extern int32_t http_new_fields(void);
 
 /* error-code holds strings, so the canonical ABI needs an allocator */
 __attribute__((export_name("cabi_realloc")))
@@ -27,9 +27,8 @@ int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "http")) {
         printf("fetching\n");
         fflush(stdout);
-        uint8_t ret[64];
-        http_handle(1, 0, 0, ret);
-        printf("fetched\n");
+        int32_t fields = http_new_fields();  /* the first step of any outgoing request */
+        printf("fetched (headers %d)\n", fields);
         return 0;
     }
     create_tcp_socket(0, &r);

@@ -120,11 +120,27 @@ def test_arguments_refused_when_not_granted(run, make_image: MakeImage, guest: b
 @pytest.mark.parametrize("tier", TIERS)
 def test_sockets_and_name_lookup_are_denied(run, make_image: MakeImage, net_guest: bytes,
                                             tier: str) -> None:
-    caps = Capabilities(network=("https://api.example.com:443",))
-    ran = run(make_image(net_guest, caps), tier=tier)
+    ran = run(make_image(net_guest, Capabilities()), tier=tier)
     assert "tcp socket: denied" in ran.out
     assert "resolve: denied" in ran.out
-    assert any("keeps it denied" in notice for notice in ran.notices)
+
+
+def test_wasm_tier_cannot_confine_an_allow_list_so_denies_it(run, make_image: MakeImage,
+                                                             net_guest: bytes) -> None:
+    caps = Capabilities(network=("https://example.com:443",))
+    ran = run(make_image(net_guest, caps), tier="wasm")
+    assert "tcp socket: denied" in ran.out and "resolve: denied" in ran.out
+    assert any("stays denied; use --isolation process" in notice for notice in ran.notices)
+
+
+def test_process_tier_says_which_entries_it_cannot_forward(run, make_image: MakeImage,
+                                                           net_guest: bytes) -> None:
+    # (what is reachable is tested with a real fetch in test_network.py)
+    caps = Capabilities(network=("https://api.example.com:443", "udp://dns.example:53"))
+    ran = run(make_image(net_guest, caps), tier="process")
+    assert ran.code == 0
+    assert any("cannot be forwarded and stay denied: udp://dns.example:53" in notice
+               for notice in ran.notices)
 
 
 @pytest.mark.parametrize("tier", TIERS)
@@ -132,6 +148,7 @@ def test_http_fetch_is_denied(run, make_image: MakeImage, net_guest: bytes, tier
     ran = run(make_image(net_guest, Capabilities()), "http", tier=tier)
     assert "fetching" in ran.out and "fetched" not in ran.out.replace("fetching", "")
     assert ran.code == 1
+    assert "the guest called wasi:http/types@" in ran.said and "does not grant" in ran.said
 
 
 @pytest.mark.parametrize("tier", TIERS)

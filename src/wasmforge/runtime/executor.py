@@ -5,9 +5,10 @@ The linker offers WASIp2 only (wasmtime-py cannot leave interfaces of it out, so
 random are removed at build time by the deny stubs of toolchain/capcheck, and
 `policy.check_imports` refuses a component that still imports an ungranted one); any other
 import (wasi:http, host tools) is defined as a trap. Sockets are linked but wasmtime's WASI
-denies every address and name lookup unless `inherit_network` is called, which wasmforge
-never does: wasmtime-py offers no per-host filter, so an allow-list cannot be honoured
-in-process and outbound network stays denied.
+denies every address and name lookup unless `inherit_network` is called, and wasi:http is
+not linked: wasmtime-py offers no per-host filter, so in-process (tier wasm) outbound
+network stays denied. Only a process-tier worker, whose network namespace reaches nothing
+but the allow-list (runtime/network.py), grants the host's network and wasi:http.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import wasmtime
+from wasmtime import _ffi as ffi  # network grants have no Python wrapper in wasmtime-py 50
 from wasmtime.component import Component, Linker
 
 from wasmforge.errors import CapabilityError
@@ -26,22 +28,25 @@ from wasmforge.runtime.backend import Invocation, RunOutcome
 from wasmforge.runtime.engine import EngineBundle, deadline_ticks, get_engine, load_component
 from wasmforge.runtime.policy import check_imports
 
-_linkers: dict[tuple[str, bool], Linker] = {}
-_run_exports: dict[tuple[str, bool], str] = {}
-_imports: dict[tuple[str, bool], tuple[str, ...]] = {}
+_linkers: dict[tuple[str, bool, bool], Linker] = {}
+_run_exports: dict[tuple[str, bool, bool], str] = {}
+_imports: dict[tuple[str, bool, bool], tuple[str, ...]] = {}
 _TRAP_RE = re.compile(r"wasm trap: (.+)")
 
 
-def prepare(invocation: Invocation) -> tuple[EngineBundle, Component, Linker]:
+def prepare(invocation: Invocation,
+            http: bool = False) -> tuple[EngineBundle, Component, Linker]:
     """Engine, compiled component and linker for an invocation (all cached)."""
     bundle = get_engine(fuel=invocation.limits.fuel is not None)
     component = load_component(bundle, invocation.digest, invocation.component,
                                invocation.precompiled)
-    key = (invocation.digest, bundle.fuel)
+    key = (invocation.digest, bundle.fuel, http)
     linker = _linkers.get(key)
     if linker is None:
         linker = Linker(bundle.engine)
         linker.add_wasip2()
+        if http:
+            linker.add_wasi_http()
         linker.define_unknown_imports_as_traps(component)
         _linkers[key] = linker
         _run_exports[key] = _run_export(component, bundle.engine)
@@ -62,15 +67,21 @@ def _run_export(component: Component, engine: wasmtime.Engine) -> str:
     return ""
 
 
-def execute(invocation: Invocation) -> RunOutcome:
-    """Run to completion; every guest failure becomes a RunOutcome, never an exception."""
+def execute(invocation: Invocation, *, network_confined: bool = False) -> RunOutcome:
+    """Run to completion; every guest failure becomes a RunOutcome, never an exception.
+
+    `network_confined` says the caller's network is already limited to the allow-list (a
+    process-tier sandbox); only then are the host's sockets, name lookup and wasi:http
+    handed to a guest whose grants list network endpoints.
+    """
     started = time.perf_counter()
+    network = network_confined and bool(invocation.grants.network)
     try:
-        bundle, component, linker = prepare(invocation)
+        bundle, component, linker = prepare(invocation, http=network)
     except wasmtime.WasmtimeError as err:
         return RunOutcome(1, "internal", f"wasmtime cannot load the component: "
                           f"{_first_line(str(err))}", elapsed_s=time.perf_counter() - started)
-    key = (invocation.digest, bundle.fuel)
+    key = (invocation.digest, bundle.fuel, network)
     try:
         check_imports(_imports[key], invocation.grants)
     except CapabilityError as err:
@@ -85,7 +96,13 @@ def execute(invocation: Invocation) -> RunOutcome:
     store.set_epoch_deadline(deadline_ticks(limits.timeout_s))
     if limits.fuel is not None:
         store.set_fuel(limits.fuel)
-    store.set_wasi(_wasi_config(invocation))
+    wasi = _wasi_config(invocation)
+    if network:
+        ffi.wasi_config_inherit_network(wasi.ptr())
+        ffi.wasi_config_allow_ip_name_lookup(wasi.ptr(), True)
+    store.set_wasi(wasi)
+    if network:
+        store.set_wasi_http()
     try:
         instance = linker.instantiate(store, component)
         index = instance.get_export_index(store, export)
@@ -156,9 +173,11 @@ def classify(text: str, timeout_s: float, memory_bytes: int, fuel: int | None) -
                           f"{memory_bytes // (1024 * 1024)} MiB", backtrace)
     if trap:
         return RunOutcome(1, "trap", f"the guest trapped: {trap.group(1).strip()}", backtrace)
-    if "unknown import" in text or "import" in text and "trap" in text:
-        return RunOutcome(1, "denied", f"the guest called an interface it was not granted "
-                          f"({_first_line(text)})", backtrace)
+    unknown = re.search(r"unknown import: `([^`#]+)#?([^`]*)`", text)
+    if unknown:
+        function = f" ({unknown.group(2)})" if unknown.group(2) else ""
+        return RunOutcome(1, "denied", f"the guest called {unknown.group(1)}{function}, which "
+                          "this run does not grant", backtrace)
     return RunOutcome(1, "internal", f"wasmtime stopped the guest: {_last_line(text)}",
                       backtrace)
 

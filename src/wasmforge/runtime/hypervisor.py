@@ -133,8 +133,11 @@ def run_executor_in_wasmtime(component: bytes, request: str,
     index = instance.get_export_index(store, "hyperlight:sandbox/executor")
     run = instance.get_func(store, instance.get_export_index(store, "run", index))
     assert run is not None
-    result = run(store, request)
-    return ExecutionResult(result.stdout, result.stderr, result.exit_code)
+    try:
+        result = run(store, request)
+    except wasmtime.ExitTrap as exited:  # the user's exit() ends the whole instance
+        return ExecutionResult("", "", exited.code)
+    return ExecutionResult(result.stdout, result.stderr, getattr(result, "exit-code"))
 
 
 # ---- the backend ------------------------------------------------------------------------
@@ -166,7 +169,8 @@ class HypervisorBackend:
         if worker is None or not worker.alive():
             worker = _Worker(invocation, aot)
             self._workers[key] = worker
-        request = request_json(invocation.grants.args, invocation.grants.env)
+        request = request_json([invocation.name, *invocation.grants.args],
+                               invocation.grants.env)
         reply = worker.call(request, invocation.limits.timeout_s)
         elapsed = time.perf_counter() - started
         if reply is None:

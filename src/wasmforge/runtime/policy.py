@@ -15,9 +15,10 @@ from wasmforge.project import Capabilities, parse_duration, parse_size
 from wasmforge.runtime.backend import Grants, Preopen, RunLimits
 
 NETWORK_NOTICE = (
-    "note: the manifest allows outbound network to {hosts}, but wasmtime-py can only grant "
-    "all of the network or none of it, so wasmforge keeps it denied"
+    "note: the manifest allows outbound network to {hosts}, but the wasm tier can only grant "
+    "all of the network or none of it, so it stays denied; use --isolation process to grant it"
 )
+NETWORK_SKIPPED = "note: these network entries cannot be forwarded and stay denied: {entries}"
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def resolve(caps: Capabilities, flags: OperatorFlags) -> tuple[Grants, RunLimits
         args=tuple(flags.args),
         env=parse_env(flags.env, caps),
         preopens=parse_mounts(flags.mounts, caps),
-        network=(),  # see NETWORK_NOTICE: an allow-list cannot be enforced, so none is granted
+        network=tuple(caps.network),  # only the process tier can confine it (network.py)
         clocks=caps.clocks,
         random=caps.random,
         stdio=caps.stdio,

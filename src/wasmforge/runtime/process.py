@@ -1,13 +1,13 @@
 """Tier `process`: each guest runs in a worker process confined by bubblewrap + seccomp.
 
-The sandbox unshares every namespace (network included: wasmforge never grants network,
-see policy.NETWORK_NOTICE), sees a read-only minimal filesystem (/usr, the Python prefix,
-wasmforge's own package, the compiled-code cache), a private /tmp, and exactly the
-declared mounts; it dies with its parent and runs in a new session. Workers are started
-ahead of need and kept in a small pool per sandbox shape (same mounts and memory cap), so a
-run costs a message round trip, not a Python start-up. A worker serves up to `max_jobs`
-runs; every run gets a fresh wasmtime Store, and the sandbox boundary is the same for all
-runs of that shape.
+The sandbox unshares every namespace (its network namespace holds only loopback; an
+allow-list is reached through the forwarder of runtime/network.py), sees a read-only
+minimal filesystem (/usr, the Python prefix, wasmforge's own package, the compiled-code
+cache), a private /tmp, and exactly the declared mounts; it dies with its parent and runs
+in a new session. Workers are started ahead of need and kept in a small pool per sandbox
+shape (same mounts, memory cap and network), so a run costs a message round trip, not a
+Python start-up. A worker serves up to `max_jobs` runs; every run gets a fresh wasmtime
+Store, and the sandbox boundary is the same for all runs of that shape.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import wasmforge
 from wasmforge.runtime import seccomp
 from wasmforge.runtime.backend import Invocation, RunOutcome, TierName, TierStatus
 from wasmforge.runtime.engine import cache_root, cached_file, get_engine
+from wasmforge.runtime.network import NSSWITCH, Connector, Endpoint, hosts_file, plan
 
 BWRAP = "/usr/bin/bwrap"
 SANDBOX_HOME = "/wasmforge"
@@ -44,6 +45,7 @@ class SandboxShape:
 
     binds: tuple[tuple[str, str, bool], ...]  # (host, path inside, read-only)
     memory_bytes: int
+    network: tuple[Endpoint, ...] = ()  # forwarded allow-list (empty: no network at all)
 
 
 class Worker:
@@ -51,19 +53,40 @@ class Worker:
         self.shape = shape
         self.jobs = 0
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        read_end, write_end = os.pipe()
-        program = seccomp.sandbox_filter()
-        os.write(write_end, program)  # well under a pipe's buffer
-        os.close(write_end)
-        argv = [BWRAP, *_bwrap_args(shape), "--seccomp", str(read_end),
-                sys.executable, "-I", "-m", "wasmforge.runtime.worker", str(child.fileno()),
-                str(shape.memory_bytes + _DATA_HEADROOM)]
+        passed = [child.fileno()]
+        closers: list[socket.socket | int] = [child]
+        program = _data_fd(seccomp.sandbox_filter(network=bool(shape.network)))
+        passed.append(program)
+        closers.append(program)
+        extra: list[str] = []
+        worker_args = [str(child.fileno()), str(shape.memory_bytes + _DATA_HEADROOM)]
+        self.connector: Connector | None = None
+        if shape.network:
+            for path, data in (("/etc/hosts", hosts_file(shape.network)),
+                               ("/etc/nsswitch.conf", NSSWITCH)):
+                fd = _data_fd(data)
+                passed.append(fd)
+                closers.append(fd)
+                extra += ["--ro-bind-data", str(fd), path]
+            if any(endpoint.port < 1024 for endpoint in shape.network):
+                extra += ["--cap-add", "CAP_NET_BIND_SERVICE"]  # dropped once listening
+            host_end, sandbox_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            passed.append(sandbox_end.fileno())
+            closers.append(sandbox_end)
+            self.connector = Connector(host_end, shape.network)
+            worker_args += [str(sandbox_end.fileno()), json.dumps(
+                [{"host": e.host, "port": e.port, "address": e.address} for e in shape.network])]
+        argv = [BWRAP, *_bwrap_args(shape, extra), "--seccomp", str(program),
+                sys.executable, "-I", "-m", "wasmforge.runtime.worker", *worker_args]
         try:
-            self.proc = subprocess.Popen(argv, pass_fds=(child.fileno(), read_end),
+            self.proc = subprocess.Popen(argv, pass_fds=tuple(passed),
                                          stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
-            os.close(read_end)
-            child.close()
+            for item in closers:
+                if isinstance(item, int):
+                    os.close(item)
+                else:
+                    item.close()
         self.channel = parent
         self.channel.settimeout(_SPAWN_TIMEOUT_S)
         try:
@@ -109,7 +132,17 @@ class Worker:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
         self.channel.close()
+        if self.connector is not None:
+            self.connector.close()
         return self.proc.wait()
+
+
+def _data_fd(data: bytes) -> int:
+    """A pipe's read end holding `data` (small: within one pipe buffer), for bwrap to read."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, data)
+    os.close(write_end)
+    return read_end
 
 
 _DEVNULL: list[int] = []
@@ -127,7 +160,7 @@ def _fd_array(*fds: int) -> bytes:
     return array.array("i", fds).tobytes()
 
 
-def _bwrap_args(shape: SandboxShape) -> list[str]:
+def _bwrap_args(shape: SandboxShape, extra: list[str] | None = None) -> list[str]:
     args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--clearenv", "--setenv", "PATH", "/usr/bin", "--setenv", "HOME", "/tmp",
             "--setenv", "WASMFORGE_HOME", SANDBOX_HOME, "--setenv", "PYTHONDONTWRITEBYTECODE",
@@ -139,7 +172,7 @@ def _bwrap_args(shape: SandboxShape) -> list[str]:
     args += ["--ro-bind", str(cache_root()), f"{SANDBOX_HOME}/cache/compiled"]
     for host, inside, read_only in shape.binds:
         args += ["--ro-bind" if read_only else "--bind", host, inside]
-    args += ["--chdir", "/", "--remount-ro", "/"]
+    args += [*(extra or []), "--chdir", "/", "--remount-ro", "/"]
     return args
 
 
@@ -231,10 +264,13 @@ class ProcessBackend:
             inside = f"/mnt/{index}"
             binds.append((preopen.host, inside, preopen.read_only))
             preopens.append({"path": inside, "guest": preopen.guest, "ro": preopen.read_only})
-        shape = SandboxShape(binds=tuple(binds), memory_bytes=invocation.limits.memory_bytes)
+        endpoints, _ = plan(grants.network)
+        shape = SandboxShape(binds=tuple(binds), memory_bytes=invocation.limits.memory_bytes,
+                             network=endpoints)
         job = {
             "name": invocation.name, "digest": invocation.digest, "args": list(grants.args),
             "env": [list(pair) for pair in grants.env], "preopens": preopens,
+            "network": [f"tcp://{e.host}:{e.port}" for e in endpoints],
             "clocks": grants.clocks, "random": grants.random, "stdio": grants.stdio,
             "memory": invocation.limits.memory_bytes, "timeout": invocation.limits.timeout_s,
             "fuel": invocation.limits.fuel, "verbose": invocation.verbose,

@@ -37,6 +37,7 @@ def run_image(request: RunRequest, notice: Notice) -> int:
     image = load(request, notice)
     invocation = invocation_for(image, request, notice)
     backend = tiers.choose(request.isolation, _caps(image).isolation, notice)
+    network_notices(invocation.grants.network, backend.name, notice)
     outcome = backend.run(invocation)
     report(outcome, request.verbose, notice)
     return outcome.exit_code
@@ -64,8 +65,6 @@ def invocation_for(image: LoadedImage, request: RunRequest, notice: Notice) -> I
                                  timeout_s=request.timeout_s, memory=request.memory,
                                  fuel=request.fuel)
     grants, limits = policy.resolve(caps, flags)
-    if caps.network:
-        notice(policy.NETWORK_NOTICE.format(hosts=", ".join(caps.network)))
     precompiled = None
     layer = image.layer(PRECOMPILED_MEDIA_TYPE)
     # Precompiled code is native code: only a signature makes it safe to map and run.
@@ -76,6 +75,20 @@ def invocation_for(image: LoadedImage, request: RunRequest, notice: Notice) -> I
         grants=grants, limits=limits, stdio=Stdio(), precompiled=precompiled,
         verbose=request.verbose,
     )
+
+
+def network_notices(entries: tuple[str, ...], tier: str, notice: Notice) -> None:
+    if not entries:
+        return
+    if tier == "wasm":
+        notice(policy.NETWORK_NOTICE.format(hosts=", ".join(entries)))
+        return
+    if tier == "process":
+        from wasmforge.runtime.network import plan
+
+        _, skipped = plan(entries)
+        if skipped:
+            notice(policy.NETWORK_SKIPPED.format(entries=", ".join(skipped)))
 
 
 def component_digest(component: bytes) -> str:

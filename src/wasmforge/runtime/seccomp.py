@@ -115,9 +115,13 @@ def _program(denied: tuple[str, ...], *, unix_sockets_only: bool,
     return b"".join(head + body + [_insn(_RET_K, SECCOMP_RET_ALLOW)])
 
 
-def sandbox_filter() -> bytes:
-    """The program bubblewrap installs (struct sock_filter array)."""
-    return _program(SANDBOX_DENIED, unix_sockets_only=True, no_processes=False)
+def sandbox_filter(network: bool = False) -> bytes:
+    """The program bubblewrap installs (struct sock_filter array).
+
+    With `network`, IP sockets are allowed: the sandbox's network namespace holds only a
+    loopback device on which the allow-list forwarder listens (runtime/network.py).
+    """
+    return _program(SANDBOX_DENIED, unix_sockets_only=not network, no_processes=False)
 
 
 def worker_filter() -> bytes:

@@ -1,6 +1,7 @@
 """The `process` tier's worker: runs inside bubblewrap, takes jobs over a socket.
 
-Started as `python -m wasmforge.runtime.worker FD` by runtime/process.py. It imports
+Started as `python -m wasmforge.runtime.worker FD DATA_LIMIT [CONNECTOR_FD ENDPOINTS]` by
+runtime/process.py. It imports
 wasmtime once, lowers its rlimits, installs the second seccomp stage, says "ready", then
 serves jobs: a JSON message on FD carrying the guest's stdin/stdout/stderr as SCM_RIGHTS
 descriptors; it replies with the RunOutcome as JSON. The compiled component is mapped from
@@ -31,9 +32,29 @@ def confine(data_limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
     if data_limit > 0:
         resource.setrlimit(resource.RLIMIT_DATA, (data_limit, data_limit))
+    _drop_capabilities()
     from wasmforge.runtime import seccomp
 
     seccomp.install(seccomp.worker_filter())
+
+
+def _drop_capabilities() -> None:
+    """Clear every capability (the sandbox may have granted CAP_NET_BIND_SERVICE so that the
+    forwarder could listen on a port below 1024)."""
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    header = Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (Data * 2)()
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
 
 
 def invocation_from(job: dict[str, Any]) -> Invocation:
@@ -41,7 +62,8 @@ def invocation_from(job: dict[str, Any]) -> Invocation:
         args=tuple(job["args"]), env=tuple((k, v) for k, v in job["env"]),
         preopens=tuple(Preopen(host=p["path"], guest=p["guest"], read_only=p["ro"])
                        for p in job["preopens"]),
-        clocks=job["clocks"], random=job["random"], stdio=job["stdio"],
+        network=tuple(job["network"]), clocks=job["clocks"], random=job["random"],
+        stdio=job["stdio"],
     )
     limits = RunLimits(memory_bytes=job["memory"], timeout_s=job["timeout"], fuel=job["fuel"])
     return Invocation(name=job["name"], component=b"", digest=job["digest"], grants=grants,
@@ -67,7 +89,8 @@ def serve(channel: socket.socket) -> None:
         for fd in fds:
             os.close(fd)
         try:
-            outcome = execute(invocation_from(json.loads(message)))
+            # the sandbox's network namespace reaches only the allow-list (network.py)
+            outcome = execute(invocation_from(json.loads(message)), network_confined=True)
         except Exception as err:  # report, never die silently with the host waiting
             outcome = RunOutcome(1, "internal", f"the worker failed: {err}")
         for target in (0, 1, 2):
@@ -78,6 +101,11 @@ def serve(channel: socket.socket) -> None:
 def main() -> None:
     channel = socket.socket(fileno=int(sys.argv[1]))
     data_limit = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    if len(sys.argv) > 4:
+        from wasmforge.runtime.network import Forwarder
+
+        forwarder = Forwarder(socket.socket(fileno=int(sys.argv[3])), json.loads(sys.argv[4]))
+        forwarder.start()
     import wasmforge.runtime.executor  # noqa: F401  (load wasmtime before confining)
     from wasmforge.runtime.engine import get_engine
 
