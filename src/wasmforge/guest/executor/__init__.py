@@ -36,6 +36,7 @@ SHIM_WORLD = "wasmforge:executor/shim@0.1.0"
 TOOL_USER_WORLD = "wasmforge:executor/tool-user@0.1.0"
 EXECUTOR_INTERFACE = "hyperlight:sandbox/executor"
 TOOLS_INTERFACE = "hyperlight:sandbox/tools"
+REQUEST_INTERFACE = "wasmforge:executor/request@0.1.0"
 BAD_REQUEST_EXIT = 125
 # WASI packages the executor's WIT resolves against (wasi:http is not needed by it).
 _WASI_PACKAGES = ("wasi-cli", "wasi-io", "wasi-clocks", "wasi-filesystem", "wasi-random",
@@ -52,9 +53,10 @@ class Executor:
     shim: Path
 
 
-def request_json(args: Sequence[str], env: Sequence[tuple[str, str]]) -> str:
-    """The `code` string the backend passes to `executor.run` for one call."""
-    return json.dumps({"args": list(args), "env": [[k, v] for k, v in env]},
+def request_json(argv: Sequence[str], env: Sequence[tuple[str, str]]) -> str:
+    """The `code` string the backend passes to `executor.run` for one call; `argv`
+    includes argv[0] (the image name), as wasi:cli/environment.get-arguments returns it."""
+    return json.dumps({"args": list(argv), "env": [[k, v] for k, v in env]},
                       ensure_ascii=False, separators=(",", ":"))
 
 
@@ -113,9 +115,28 @@ def build_executor(work: Path, wasi_wit: Path, wasi_version: str) -> Executor:
 
 
 def compose(executor: Executor, user: Path, out: Path) -> Path:
-    """shim + state + the user's component -> one component exporting the executor."""
-    _tool(["wasm-tools", "compose", str(executor.shim), "-d", str(executor.state),
-           "-d", str(user), "-o", str(out)], "composing the Hyperlight executor")
+    """shim + state + the user's component -> one component exporting the executor.
+
+    `wasm-tools compose` wires imports by name only from the root, so the instantiation
+    graph is spelled out: one state instance feeds both the shim and the user.
+    """
+    v = executor.wasi_version
+    config = out.parent / "compose.yml"
+    config.write_text(json.dumps({  # JSON is YAML; paths are absolute
+        "dependencies": {"state": {"path": str(executor.state.resolve())},
+                         "user": {"path": str(user.resolve())}},
+        "instantiations": {
+            "state": {"dependency": "state"},
+            "user": {"dependency": "user", "arguments": {
+                f"wasi:cli/environment@{v}": {"instance": "state",
+                                              "export": f"wasi:cli/environment@{v}"}}},
+            "root": {"arguments": {
+                REQUEST_INTERFACE: {"instance": "state", "export": REQUEST_INTERFACE},
+                f"wasi:cli/run@{v}": {"instance": "user", "export": f"wasi:cli/run@{v}"}}},
+        },
+    }, indent=1))
+    _tool(["wasm-tools", "compose", "-q", str(executor.shim), "-c", str(config),
+           "-o", str(out)], "composing the Hyperlight executor")
     return out
 
 

@@ -1,0 +1,155 @@
+"""The composed Hyperlight executor, proven under in-process wasmtime with a test host for
+hyperlight:sandbox/tools (the same calls hyperlight-sandbox's wasm backend makes)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from wasmforge.guest import executor as ex
+from wasmforge.runtime.hypervisor import ExecutionResult, dispatcher, run_executor_in_wasmtime
+
+pytestmark = pytest.mark.slow
+
+
+def _wit(path: Path) -> str:
+    return subprocess.run(["wasm-tools", "component", "wit", str(path)], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def _world_lines(wit: str) -> list[str]:
+    body = wit.split("world root {", 1)[1].split("}", 1)[0]
+    return [line.strip().rstrip(";") for line in body.splitlines() if line.strip()]
+
+
+class Host:
+    """Runs the composed executor; records the tool calls that reached the host."""
+
+    def __init__(self, composed: Path, tmp: Path) -> None:
+        self.composed = composed.read_bytes()
+        self.tmp = tmp
+        self.calls: list[tuple[str, str]] = []
+
+    def add(self, args_json: str) -> str:
+        self.calls.append(("add", args_json))
+        args = json.loads(args_json)
+        return json.dumps(args["a"] + args["b"])
+
+    def sub(self, args_json: str) -> str:  # implemented but never declared
+        self.calls.append(("sub", args_json))
+        return "0"
+
+    def run(self, request: str, declared: tuple[str, ...] = ("add",)
+            ) -> tuple[ExecutionResult, str, str]:
+        out, err = self.tmp / "stdout", self.tmp / "stderr"
+        dispatch = dispatcher(declared, {"add": self.add, "sub": self.sub})
+        result = run_executor_in_wasmtime(self.composed, request, dispatch, out, err)
+        return result, out.read_text(), err.read_text()
+
+
+@pytest.fixture
+def host(composed: Path, tmp_path: Path) -> Host:
+    return Host(composed, tmp_path)
+
+
+def test_executor_parts_validate(executor: ex.Executor) -> None:
+    for part in (executor.state, executor.shim):
+        subprocess.run(["wasm-tools", "validate", str(part)], check=True)
+    assert "export hyperlight:sandbox/executor" in _wit(executor.shim)
+    state = _world_lines(_wit(executor.state))
+    assert state == [f"export {ex.REQUEST_INTERFACE}",
+                     f"export wasi:cli/environment@{executor.wasi_version}"]
+
+
+def test_composed_exports_executor_and_imports_only_what_the_backend_hosts(
+        composed: Path) -> None:
+    subprocess.run(["wasm-tools", "validate", str(composed)], check=True)
+    lines = _world_lines(_wit(composed))
+    assert [line for line in lines if line.startswith("export")] == [
+        f"export {ex.EXECUTOR_INTERFACE}"]
+    imports = [line.removeprefix("import ") for line in lines if line.startswith("import")]
+    assert ex.TOOLS_INTERFACE in imports
+    for name in imports:
+        assert name == ex.TOOLS_INTERFACE or (
+            name.startswith("wasi:") and "@0.2." in name), name
+    # Served inside the composition, never by the host:
+    assert not any(name.startswith(("wasi:cli/environment", "wasi:cli/run", "wasmforge:"))
+                   for name in imports)
+
+
+def test_run_returns_the_users_output_and_exit_code(host: Host) -> None:
+    request = ex.request_json(["hello", "x", "y z", "ünï"], [("GREETING", "hi there")])
+    result, out, err = host.run(request)
+    assert result.exit_code == 0
+    assert out == "hello from the guest: x y z ünï\nGREETING=hi there\n"
+    assert err == ""
+
+
+def test_failure_reaches_the_host_as_exit_code_1(host: Host) -> None:
+    # The guest's exit(3) arrives as failure: WASI 0.2's wasi:cli/exit carries no code.
+    result, out, err = host.run(ex.request_json(["hello", "fail"], []))
+    assert result.exit_code == 1
+    assert err == "failing on request\n"
+    assert out.startswith("hello from the guest: fail\n")
+
+
+def test_a_declared_tool_is_called(host: Host) -> None:
+    request = ex.request_json(["hello", "tool", "add", '{"a": 3, "b": 4}'], [])
+    result, out, _ = host.run(request)
+    assert result.exit_code == 0
+    assert out.endswith("tool add: ok 7\n")
+    assert host.calls == [("add", '{"a": 3, "b": 4}')]
+
+
+def test_an_undeclared_tool_is_refused_and_never_runs(host: Host) -> None:
+    request = ex.request_json(["hello", "tool", "sub", "{}"], [])
+    result, out, _ = host.run(request)
+    assert out.endswith("tool sub: err tool 'sub' is not declared for this image\n")
+    assert result.exit_code == 1
+    assert host.calls == []
+
+
+def test_a_failing_tool_returns_its_error_to_the_guest(composed: Path, tmp_path: Path) -> None:
+    def broken(_args: str) -> str:
+        raise ValueError("no such account")
+
+    out = tmp_path / "out"
+    result = run_executor_in_wasmtime(
+        composed.read_bytes(), ex.request_json(["hello", "tool", "add", "{}"], []),
+        dispatcher(("add",), {"add": broken}), out, tmp_path / "err")
+    assert "tool add: err tool 'add' failed: no such account" in out.read_text()
+    assert result.exit_code == 1
+
+
+def test_empty_request_only_loads(host: Host) -> None:
+    result, out, err = host.run("")
+    assert (result.exit_code, out, err) == (0, "", "")
+
+
+@pytest.mark.parametrize("request_text", [
+    "not json", "[]", '{"args": [1]}', '{"args": ["a"], "other": 1}', '{"env": [["K"]]}',
+    '{"args": ["\\ud800"]}', '{"args": ["a"]} trailing',
+])
+def test_a_malformed_request_is_refused_without_running(host: Host, request_text: str) -> None:
+    result, out, _ = host.run(request_text)
+    assert result.exit_code == ex.BAD_REQUEST_EXIT
+    assert result.stderr  # one line saying what is wrong with the request
+    assert out == ""
+
+
+def test_json_escapes_reach_the_guest(host: Host) -> None:
+    argv = ["hello", 'quote " back \\ tab\t', "emoji \U0001F600"]
+    result, out, _ = host.run(ex.request_json(argv, [("GREETING", "new\nline")]))
+    assert result.exit_code == 0
+    assert out == 'hello from the guest: quote " back \\ tab\t emoji \U0001F600\n' \
+                  "GREETING=new\nline\n"
+
+
+def test_a_component_without_wasi_cli_run_is_refused(executor: ex.Executor) -> None:
+    from wasmforge.errors import BuildFailed
+
+    with pytest.raises(BuildFailed, match="exports no wasi:cli/run"):
+        ex.wasi_version_of(executor.state)

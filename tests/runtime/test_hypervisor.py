@@ -1,0 +1,161 @@
+"""The hypervisor tier: probe, refusal, version check before any VM, and the real boot
+(which runs only where the probe says Hyperlight VMs boot)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from wasmforge.errors import CapabilityError, RuntimeFailure
+from wasmforge.guest import hyperlight as hl_guest
+from wasmforge.runtime import probe, tiers
+from wasmforge.runtime.backend import Grants, Invocation, RunLimits, Stdio
+from wasmforge.runtime.hypervisor import (
+    WASMTIME_ANNOTATION,
+    HypervisorBackend,
+    check_version,
+    dispatcher,
+    load_tools,
+)
+
+LIMITS = RunLimits(memory_bytes=64 << 20, timeout_s=10.0)
+
+
+@pytest.fixture
+def probe_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path))
+    return tmp_path
+
+
+def _invocation(precompiled: tuple[bytes, dict[str, str]] | None, stdio: Stdio | None = None,
+                args: tuple[str, ...] = ()) -> Invocation:
+    return Invocation(name="hello", component=b"", digest="sha256:" + "0" * 64,
+                      grants=Grants(args=args), limits=LIMITS, stdio=stdio or Stdio(),
+                      precompiled=precompiled)
+
+
+def test_probe_states_the_exact_reason_and_is_cached_per_boot(probe_home: Path) -> None:
+    first = probe.probe_hypervisor(refresh=True)
+    assert first.detail
+    if not first.usable:
+        reasons = ("no hypervisor device", "permission denied", "backend package is missing",
+                   "the canary VM failed to run")
+        assert any(reason in first.detail for reason in reasons), first.detail
+    cached = probe.cache_path()
+    if any(os.path.exists(d) for d in probe.DEVICES) and hl_guest.backend_native_module():
+        assert cached.parent == probe_home / "hyperlight"
+        assert probe.boot_id() in cached.name
+        assert json.loads(cached.read_text())["detail"] == first.detail
+        started = time.perf_counter()
+        assert probe.probe_hypervisor() == first
+        assert time.perf_counter() - started < 0.05  # no VM is started again
+
+
+def test_nested_pvm_is_explained(probe_home: Path) -> None:
+    status = probe.probe_hypervisor()
+    if status.usable or "InternalError" not in status.detail:
+        pytest.skip(f"this host does not show the nested-PVM failure ({status.detail})")
+    assert "Unknown KVM VCPU exit: InternalError" in status.detail
+    assert "KVM_EXIT_INTERNAL_ERROR" in status.detail
+
+
+def test_isolation_hypervisor_on_an_unusable_host_is_a_clear_refusal(probe_home: Path) -> None:
+    status = probe.probe_hypervisor()
+    if status.usable:
+        pytest.skip("the hypervisor tier is usable here")
+    tiers._backends.pop("hypervisor", None)
+    with pytest.raises(RuntimeFailure) as refused:
+        tiers.choose("hypervisor", "wasm", lambda _m: None)
+    message = str(refused.value)
+    assert "isolation tier hypervisor is not usable here" in message
+    assert status.detail.rstrip(".") in message
+
+
+def test_the_tier_is_the_hypervisor_backend() -> None:
+    tiers._backends.pop("hypervisor", None)
+    assert isinstance(tiers.backend("hypervisor"), HypervisorBackend)
+
+
+def test_an_image_without_hyperlight_code_is_refused_before_any_vm() -> None:
+    outcome = HypervisorBackend().run(_invocation(None))
+    assert outcome.exit_code == 1 and outcome.failure == "internal"
+    assert "carries no Hyperlight code" in outcome.message
+
+
+def test_aot_from_another_wasmtime_is_refused_before_any_vm() -> None:
+    import wasmtime
+    from wasmtime.component import Component
+
+    backend = hl_guest.backend_guest()
+    if backend is None:
+        pytest.skip("hyperlight-sandbox-backend-wasm is not installed")
+    engine = wasmtime.Engine()
+    # Any component: wasmtime-py precompiles it for this host with its own version.
+    code = Component(engine, "(component)").serialize()
+    foreign = hl_guest.aot_engine(code)
+    assert foreign is not None and foreign.wasmtime != backend.wasmtime
+    with pytest.raises(RuntimeFailure, match=f"runs wasmtime {backend.wasmtime}"):
+        check_version(code, {WASMTIME_ANNOTATION: foreign.wasmtime})
+    started = time.perf_counter()
+    outcome = HypervisorBackend().run(_invocation((code, {WASMTIME_ANNOTATION: "x"})))
+    assert outcome.failure == "internal" and "precompiled by wasmtime" in outcome.message
+    assert time.perf_counter() - started < 1.0
+
+
+def test_tools_load_by_module_path_and_only_when_declared() -> None:
+    tools = load_tools(["dumps=json:dumps"], declared=("dumps",))
+    assert tools["dumps"]("x") == '"x"'
+    with pytest.raises(CapabilityError, match="'other' is not declared"):
+        load_tools(["other=json:dumps"], declared=("dumps",))
+    with pytest.raises(RuntimeFailure, match="cannot load"):
+        load_tools(["dumps=no_such_module_x:f"], declared=("dumps",))
+    with pytest.raises(RuntimeFailure, match="no entry point"):
+        load_tools(["dumps"], declared=("dumps",))
+
+
+def test_dispatch_refuses_undeclared_and_unprovided_names() -> None:
+    ran: list[str] = []
+
+    def tool(args: str) -> str:
+        ran.append(args)
+        return args
+
+    dispatch = dispatcher(("a", "b"), {"a": tool, "c": tool})
+    assert dispatch("a", "{}") == (True, "{}")
+    assert dispatch("b", "{}") == (False, "tool 'b' is declared but not provided for this image")
+    assert dispatch("c", "{}") == (False, "tool 'c' is not declared for this image")
+    assert ran == ["{}"]
+
+
+@pytest.mark.slow
+def test_real_vm_boot(tmp_path: Path, guest: bytes, probe_home: Path,
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    status = probe.probe_hypervisor()
+    if not status.usable:
+        pytest.skip(f"the hypervisor tier is unusable here: {status.detail}")
+    from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE
+    from wasmforge.project import Project
+    from wasmforge.toolchain.hyperlight import aot_tool_path, hyperlight_layers
+
+    found = hl_guest.backend_guest()
+    assert found is not None
+    if not aot_tool_path(found.wasmtime).is_file():
+        pytest.skip("the Hyperlight precompiler is not built (install_aot_tool)")
+    jco = Path("/tmp/setup/npmtc/node_modules/@bytecodealliance/jco")  # as conftest.JCO
+    if "WASMFORGE_JCO" not in os.environ and jco.is_dir():
+        monkeypatch.setenv("WASMFORGE_JCO", str(jco))
+    project = Project(root=tmp_path, name="hello", version="0.1.0", language="c")
+    layers = hyperlight_layers(guest, project, tmp_path / "hl")
+    aot = next(x for x in layers if x.media_type == HYPERLIGHT_AOT_MEDIA_TYPE)
+    out = tmp_path / "stdout"
+    with out.open("w") as sink:
+        stdio = Stdio(stdout=sink.fileno())
+        started = time.perf_counter()
+    outcome = HypervisorBackend().run(_invocation((aot.data, dict(aot.annotations)),
+                                                      stdio, ("hello",)))
+    assert outcome.exit_code == 0, outcome.message
+    print(f"hypervisor: first call (VM create + load + run) {time.perf_counter() - started:.4f} s")
