@@ -17,54 +17,80 @@ import os
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import wasmtime
 from wasmtime import _ffi as ffi  # network grants have no Python wrapper in wasmtime-py 50
-from wasmtime.component import Component, Linker
+from wasmtime.component import Component, ExportIndex, Linker
 
 from wasmforge.errors import CapabilityError
-from wasmforge.runtime.backend import Invocation, RunOutcome
+from wasmforge.runtime.backend import Grants, Invocation, RunOutcome
 from wasmforge.runtime.engine import EngineBundle, deadline_ticks, get_engine, load_component
 from wasmforge.runtime.policy import check_imports
 
-_linkers: dict[tuple[str, bool, bool], Linker] = {}
-_run_exports: dict[tuple[str, bool, bool], str] = {}
-_imports: dict[tuple[str, bool, bool], tuple[str, ...]] = {}
+_MAX_PREPARED = 64
+
+
+@dataclass
+class _Prepared:
+    """Per component and engine: its linker, the index of `run`, its imports."""
+
+    linker: Linker
+    run_index: ExportIndex | None
+    imports: tuple[str, ...]
+    checked: dict[tuple[bool, bool], str] = field(default_factory=dict)  # grants -> refusal
+
+
+_prepared: dict[tuple[str, bool, bool], _Prepared] = {}
 _TRAP_RE = re.compile(r"wasm trap: (.+)")
 
 
 def prepare(invocation: Invocation,
-            http: bool = False) -> tuple[EngineBundle, Component, Linker]:
-    """Engine, compiled component and linker for an invocation (all cached)."""
+            http: bool = False) -> tuple[EngineBundle, Component, _Prepared]:
+    """Engine, compiled component, linker and export index for an invocation (all cached)."""
     bundle = get_engine(fuel=invocation.limits.fuel is not None)
     component = load_component(bundle, invocation.digest, invocation.component,
                                invocation.precompiled)
     key = (invocation.digest, bundle.fuel, http)
-    linker = _linkers.get(key)
-    if linker is None:
+    prepared = _prepared.get(key)
+    if prepared is None:
         linker = Linker(bundle.engine)
         linker.add_wasip2()
         if http:
             linker.add_wasi_http()
         linker.define_unknown_imports_as_traps(component)
-        _linkers[key] = linker
-        _run_exports[key] = _run_export(component, bundle.engine)
-        _imports[key] = tuple(component.type.imports(bundle.engine))
-    return bundle, component, linker
+        prepared = _Prepared(linker, _run_index(component, bundle.engine),
+                             tuple(component.type.imports(bundle.engine)))
+        if len(_prepared) >= _MAX_PREPARED:
+            _prepared.clear()
+        _prepared[key] = prepared
+    return bundle, component, prepared
 
 
 def forget_linkers() -> None:
-    _linkers.clear()
-    _run_exports.clear()
-    _imports.clear()
+    _prepared.clear()
 
 
-def _run_export(component: Component, engine: wasmtime.Engine) -> str:
+def _run_index(component: Component, engine: wasmtime.Engine) -> ExportIndex | None:
     for name in component.type.exports(engine):
         if name.startswith("wasi:cli/run@"):
-            return name
-    return ""
+            return component.get_export_index("run", component.get_export_index(name))
+    return None
+
+
+def _refusal(prepared: _Prepared, grants: Grants) -> str:
+    """Why this component may not run with these grants ("" when it may), memoised."""
+    key = (grants.clocks, grants.random)
+    found = prepared.checked.get(key)
+    if found is None:
+        try:
+            check_imports(prepared.imports, grants)
+            found = ""
+        except CapabilityError as err:
+            found = str(err).rstrip(".")
+        prepared.checked[key] = found
+    return found
 
 
 def execute(invocation: Invocation, *, network_confined: bool = False) -> RunOutcome:
@@ -77,17 +103,14 @@ def execute(invocation: Invocation, *, network_confined: bool = False) -> RunOut
     started = time.perf_counter()
     network = network_confined and bool(invocation.grants.network)
     try:
-        bundle, component, linker = prepare(invocation, http=network)
+        bundle, component, prepared = prepare(invocation, http=network)
     except wasmtime.WasmtimeError as err:
         return RunOutcome(1, "internal", f"wasmtime cannot load the component: "
                           f"{_first_line(str(err))}", elapsed_s=time.perf_counter() - started)
-    key = (invocation.digest, bundle.fuel, network)
-    try:
-        check_imports(_imports[key], invocation.grants)
-    except CapabilityError as err:
-        return RunOutcome(1, "denied", str(err).rstrip("."))
-    export = _run_exports[key]
-    if not export:
+    refusal = _refusal(prepared, invocation.grants)
+    if refusal:
+        return RunOutcome(1, "denied", refusal)
+    if prepared.run_index is None:
         return RunOutcome(1, "denied", "the component exports no wasi:cli/run interface, "
                           "so it is not a command; build it with world = \"command\"")
     store = wasmtime.Store(bundle.engine)
@@ -104,9 +127,8 @@ def execute(invocation: Invocation, *, network_confined: bool = False) -> RunOut
     if network:
         store.set_wasi_http()
     try:
-        instance = linker.instantiate(store, component)
-        index = instance.get_export_index(store, export)
-        func = instance.get_func(store, instance.get_export_index(store, "run", index))
+        instance = prepared.linker.instantiate(store, component)
+        func = instance.get_func(store, prepared.run_index)
         assert func is not None
         result = func(store)
         code = 0 if getattr(result, "tag", "ok") == "ok" else 1
