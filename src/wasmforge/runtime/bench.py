@@ -18,7 +18,7 @@ from typing import Any
 
 from wasmforge.runtime import tiers
 from wasmforge.runtime.backend import TIER_ORDER, Backend, Invocation, Stdio
-from wasmforge.runtime.run import RunRequest, invocation_for, load
+from wasmforge.runtime.run import RunRequest, for_tier, invocation_for, load
 
 
 def bench_image(image: Path, runs: int = 200, allow_unsigned: bool = False,
@@ -29,7 +29,8 @@ def bench_image(image: Path, runs: int = 200, allow_unsigned: bool = False,
     invocation = replace(invocation_for(loaded, request, notice=lambda _message: None),
                          stdio=Stdio(stdin=-1, stdout=-1, stderr=-1))
     threads = concurrency or os.cpu_count() or 1
-    rows = [_bench_tier(name, invocation, max(runs, 1), threads) for name in tier_names]
+    rows = [_bench_tier(name, for_tier(loaded, invocation, name), max(runs, 1), threads)
+            for name in tier_names]
     return {"image": str(image), "name": loaded.name, "language": loaded.language,
             "runs": runs, "concurrency": concurrency or os.cpu_count() or 1,
             "machine": _machine(), "tiers": rows}

@@ -38,7 +38,7 @@ def run_image(request: RunRequest, notice: Notice) -> int:
     invocation = invocation_for(image, request, notice)
     backend = tiers.choose(request.isolation, _caps(image).isolation, notice)
     network_notices(invocation.grants.network, backend.name, notice)
-    outcome = backend.run(invocation)
+    outcome = backend.run(for_tier(image, invocation, backend.name))
     report(outcome, request.verbose, notice)
     return outcome.exit_code
 
@@ -75,6 +75,15 @@ def invocation_for(image: LoadedImage, request: RunRequest, notice: Notice) -> I
         grants=grants, limits=limits, stdio=Stdio(), precompiled=precompiled,
         verbose=request.verbose,
     )
+
+
+def for_tier(image: LoadedImage, invocation: Invocation, tier: str) -> Invocation:
+    """The hypervisor tier runs the image's Hyperlight code, not the wasmtime layer."""
+    if tier != "hypervisor":
+        return invocation
+    from wasmforge.runtime.hypervisor import with_hyperlight_code
+
+    return with_hyperlight_code(image, invocation)
 
 
 def network_notices(entries: tuple[str, ...], tier: str, notice: Notice) -> None:
