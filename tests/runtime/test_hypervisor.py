@@ -106,6 +106,24 @@ def test_aot_from_another_wasmtime_is_refused_before_any_vm() -> None:
     assert time.perf_counter() - started < 1.0
 
 
+def test_mounts_must_fit_the_backends_input_and_output_dirs(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from wasmforge.runtime.backend import Preopen
+    from wasmforge.runtime.hypervisor import mount_refusal
+
+    def with_mounts(*mounts: Preopen) -> Invocation:
+        return replace(_invocation(None), grants=Grants(preopens=mounts))
+
+    host = str(tmp_path)
+    assert mount_refusal(with_mounts(Preopen(host, "/input", True),
+                                     Preopen(host, "/output/", False))) == ""
+    assert "at /input, and this image wants it at /data" in mount_refusal(
+        with_mounts(Preopen(host, "/data", True)))
+    assert "2 read-only and 0 read-write" in mount_refusal(
+        with_mounts(Preopen(host, "/input", True), Preopen(host, "/more", True)))
+
+
 def test_tools_load_by_module_path_and_only_when_declared() -> None:
     tools = load_tools(["dumps=json:dumps"], declared=("dumps",))
     assert tools["dumps"]("x") == '"x"'
@@ -131,31 +149,74 @@ def test_dispatch_refuses_undeclared_and_unprovided_names() -> None:
     assert ran == ["{}"]
 
 
-@pytest.mark.slow
-def test_real_vm_boot(tmp_path: Path, guest: bytes, probe_home: Path,
-                      monkeypatch: pytest.MonkeyPatch) -> None:
-    status = probe.probe_hypervisor()
-    if not status.usable:
-        pytest.skip(f"the hypervisor tier is unusable here: {status.detail}")
+@pytest.fixture(scope="module")
+def hyperlight_aot(guest: bytes, tmp_path_factory: pytest.TempPathFactory
+                   ) -> tuple[bytes, dict[str, str]]:
+    """The runtime tests' C guest through `build --hyperlight`'s layer step."""
     from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE
     from wasmforge.project import Project
     from wasmforge.toolchain.hyperlight import aot_tool_path, hyperlight_layers
 
     found = hl_guest.backend_guest()
-    assert found is not None
+    if found is None:
+        pytest.skip("hyperlight-sandbox-backend-wasm is not installed")
     if not aot_tool_path(found.wasmtime).is_file():
-        pytest.skip("the Hyperlight precompiler is not built (install_aot_tool)")
+        pytest.skip(f"the Hyperlight precompiler is not built at {aot_tool_path(found.wasmtime)}"
+                    " (wasmforge.toolchain.hyperlight.install_aot_tool)")
+    patch = pytest.MonkeyPatch()
     jco = Path("/tmp/setup/npmtc/node_modules/@bytecodealliance/jco")  # as conftest.JCO
     if "WASMFORGE_JCO" not in os.environ and jco.is_dir():
-        monkeypatch.setenv("WASMFORGE_JCO", str(jco))
-    project = Project(root=tmp_path, name="hello", version="0.1.0", language="c")
-    layers = hyperlight_layers(guest, project, tmp_path / "hl")
+        patch.setenv("WASMFORGE_JCO", str(jco))
+    try:
+        work = tmp_path_factory.mktemp("hyperlight-aot")
+        project = Project(root=work, name="hello", version="0.1.0", language="c")
+        layers = hyperlight_layers(guest, project, work / "hl")
+    finally:
+        patch.undo()
     aot = next(x for x in layers if x.media_type == HYPERLIGHT_AOT_MEDIA_TYPE)
+    return aot.data, dict(aot.annotations)
+
+
+@pytest.mark.slow
+def test_a_vm_that_cannot_boot_is_a_one_sentence_failure_and_leaves_no_worker(
+        hyperlight_aot: tuple[bytes, dict[str, str]], probe_home: Path) -> None:
+    status = probe.probe_hypervisor()
+    if status.usable:
+        pytest.skip("the hypervisor tier is usable here (test_real_vm_boot covers it)")
+    import multiprocessing
+
+    backend = HypervisorBackend()
+    outcome = backend.run(_invocation(hyperlight_aot, args=("hello",)))
+    assert outcome.exit_code == 1 and outcome.failure == "trap"
+    assert outcome.message.startswith("the Hyperlight VM failed: ")
+    assert "\n" not in outcome.message
+    if "InternalError" in status.detail:
+        assert outcome.message == "the Hyperlight VM failed: Unknown KVM VCPU exit: InternalError"
+    backend.close()
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.slow
+def test_real_vm_boot(hyperlight_aot: tuple[bytes, dict[str, str]], tmp_path: Path,
+                      probe_home: Path) -> None:
+    status = probe.probe_hypervisor()
+    if not status.usable:
+        pytest.skip(f"the hypervisor tier is unusable here: {status.detail}")
+    backend = HypervisorBackend()
     out = tmp_path / "stdout"
-    with out.open("w") as sink:
-        stdio = Stdio(stdout=sink.fileno())
-        started = time.perf_counter()
-    outcome = HypervisorBackend().run(_invocation((aot.data, dict(aot.annotations)),
-                                                      stdio, ("hello",)))
-    assert outcome.exit_code == 0, outcome.message
-    print(f"hypervisor: first call (VM create + load + run) {time.perf_counter() - started:.4f} s")
+    try:
+        with out.open("w") as sink:
+            started = time.perf_counter()
+            first = backend.run(_invocation(hyperlight_aot, Stdio(stdout=sink.fileno()),
+                                            ("hello",)))
+            created = time.perf_counter() - started
+            started = time.perf_counter()
+            again = backend.run(_invocation(hyperlight_aot, Stdio(stdout=sink.fileno()),
+                                            ("hello",)))
+            per_call = time.perf_counter() - started
+    finally:
+        backend.close()
+    assert first.exit_code == 0, first.message
+    assert again.exit_code == 0, again.message
+    print(f"hypervisor: VM create + load + first call {created * 1000:.2f} ms; "
+          f"call after restore {per_call * 1000:.2f} ms")

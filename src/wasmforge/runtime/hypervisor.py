@@ -1,8 +1,9 @@
 """The `hypervisor` tier: each image's executor in its own Hyperlight micro-VM.
 
 The image carries (build --hyperlight) the executor composed with the component and its
-AOT code for the backend's guest wasmtime. `run` must hand that AOT layer in
-`Invocation.precompiled` (annotations carry `org.wasmforge.hyperlight.wasmtime`).
+AOT code for the backend's guest wasmtime. `run` hands that AOT layer to this backend in
+`Invocation.precompiled` (see `with_hyperlight_code`; its annotations carry
+`org.wasmforge.hyperlight.wasmtime`).
 
 Per image digest a worker process holds one WasmSandbox: created with the manifest's memory
 cap as heap, its ro/rw mounts as the backend's input/output dirs, loaded with an empty
@@ -23,9 +24,10 @@ import json
 import multiprocessing
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -33,11 +35,24 @@ from typing import Any
 from wasmforge.errors import CapabilityError, RuntimeFailure
 from wasmforge.guest import hyperlight as guest
 from wasmforge.guest.executor import BAD_REQUEST_EXIT, request_json
+from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, LoadedImage
 from wasmforge.runtime.backend import Invocation, RunOutcome, TierStatus
 
 WASMTIME_ANNOTATION = "org.wasmforge.hyperlight.wasmtime"
 TOOLS_ENTRY_POINTS = "wasmforge.tools"
 Tool = Callable[[str], str]
+
+
+def with_hyperlight_code(image: LoadedImage, invocation: Invocation) -> Invocation:
+    """The invocation for this tier: the image's Hyperlight AOT code as `precompiled`.
+
+    AOT code is native code mapped into the VM, so, as for the wasm tier's precompiled
+    layer, only a signed image's code is used; otherwise the backend refuses the run.
+    """
+    layer = image.layer(HYPERLIGHT_AOT_MEDIA_TYPE)
+    if layer is None or not image.signers:
+        return replace(invocation, precompiled=None)
+    return replace(invocation, precompiled=(layer.data, dict(layer.annotations)))
 
 
 # ---- host functions -------------------------------------------------------------------
@@ -154,9 +169,16 @@ class HypervisorBackend:
 
     def __init__(self) -> None:
         self._workers: dict[str, _Worker] = {}
+        self._lock = threading.Lock()
 
     def available(self) -> TierStatus:
         return _probe()
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._workers = list(self._workers.values()), {}
+        for worker in workers:
+            worker.close()
 
     def run(self, invocation: Invocation) -> RunOutcome:
         started = time.perf_counter()
@@ -164,25 +186,31 @@ class HypervisorBackend:
             aot = self._aot(invocation)
         except RuntimeFailure as err:
             return RunOutcome(1, "internal", str(err).rstrip("."))
-        key = f"{invocation.digest}:{_mounts_key(invocation)}"
-        worker = self._workers.get(key)
-        if worker is None or not worker.alive():
-            worker = _Worker(invocation, aot)
-            self._workers[key] = worker
+        refused = mount_refusal(invocation)
+        if refused:
+            return RunOutcome(1, "denied", refused)
+        key = f"{invocation.digest}:{hash(aot)}:{_sandbox_key(invocation)}"
+        with self._lock:
+            worker = self._workers.get(key)
+            if worker is None or not worker.alive():
+                worker = _Worker(invocation, aot)
+                self._workers[key] = worker
         request = request_json([invocation.name, *invocation.grants.args],
                                invocation.grants.env)
         reply = worker.call(request, invocation.limits.timeout_s)
         elapsed = time.perf_counter() - started
         if reply is None:
-            self._workers.pop(key, None)
+            with self._lock:
+                self._workers.pop(key, None)
             return RunOutcome(1, "timeout", f"the guest ran past its wall-time cap of "
                               f"{invocation.limits.timeout_s:g} s and its VM was stopped",
                               elapsed_s=elapsed)
         if "error" in reply:
-            self._workers.pop(key, None)
+            with self._lock:
+                self._workers.pop(key, None)
             worker.close()
-            return RunOutcome(1, "trap", f"the Hyperlight VM failed: {reply['error']}",
-                              elapsed_s=elapsed)
+            return RunOutcome(1, "trap", "the Hyperlight VM failed: "
+                              f"{hypervisor_error(reply['error'])}", elapsed_s=elapsed)
         _write(invocation.stdio.stdout, reply["stdout"])
         _write(invocation.stdio.stderr, reply["stderr"])
         code = int(reply["exit_code"])
@@ -199,6 +227,33 @@ class HypervisorBackend:
                                  fix="build it with `wasmforge build --hyperlight` and sign it")
         data, annotations = invocation.precompiled
         return check_version(data, annotations)
+
+
+# hyperlight-sandbox's capability filesystem: one read-only dir at /input, one writable
+# dir at /output (wiped after every run).
+GUEST_INPUT, GUEST_OUTPUT = "/input", "/output"
+
+
+def mount_refusal(invocation: Invocation) -> str:
+    """Why these mounts cannot be given to a Hyperlight VM, or "" when they can."""
+    preopens = invocation.grants.preopens
+    ro = [p for p in preopens if p.read_only]
+    rw = [p for p in preopens if not p.read_only]
+    if len(ro) > 1 or len(rw) > 1:
+        return ("the hypervisor tier offers one read-only and one read-write mount, and this "
+                f"run asks for {len(ro)} read-only and {len(rw)} read-write")
+    for group, where, kind in ((ro, GUEST_INPUT, "read-only"), (rw, GUEST_OUTPUT, "read-write")):
+        if group and group[0].guest.rstrip("/") != where:
+            return (f"the hypervisor tier mounts a {kind} directory at {where}, and this image "
+                    f"wants it at {group[0].guest}")
+    return ""
+
+
+def hypervisor_error(text: str) -> str:
+    """The innermost message of hyperlight's repeated error chain, on one line."""
+    from wasmforge.runtime.probe import innermost_error
+
+    return innermost_error(text)
 
 
 def check_version(data: bytes, annotations: Mapping[str, str]) -> bytes:
@@ -218,20 +273,46 @@ def check_version(data: bytes, annotations: Mapping[str, str]) -> bytes:
     return data
 
 
-def _mounts_key(invocation: Invocation) -> str:
-    return ";".join(f"{p.host}:{p.guest}:{p.read_only}" for p in invocation.grants.preopens)
+# The guest's wasmtime, the loaded code and the wasm linear memory share the VM's heap.
+HEAP_OVERHEAD_MIB = 16
+
+
+def vm_memory(memory_bytes: int) -> tuple[int, int]:
+    """(heap, stack) MiB for a WasmSandbox whose guest may use `memory_bytes`.
+
+    hyperlight-sandbox-backend-wasm 0.8.0 refuses a stack ("memory requested") smaller than
+    min(heap + 64 KiB, about 66.8 MiB) (measured: heap 40 -> 40.06, 64 -> 64.06, >= 96 ->
+    66.82 MiB), and its default stack is 35 MiB.
+    """
+    heap = max(1, -(-memory_bytes // (1 << 20))) + HEAP_OVERHEAD_MIB
+    return heap, max(35, min(heap, 67) + 1)
+
+
+def _sandbox_key(invocation: Invocation) -> str:
+    """What a sandbox is created with: calls that differ here need their own VM."""
+    grants = invocation.grants
+    mounts = ";".join(f"{p.host}:{p.guest}:{p.read_only}" for p in grants.preopens)
+    return f"{mounts}|{invocation.limits.memory_bytes}|{','.join(grants.tools)}|" \
+           f"{id(invocation.tools)}"
 
 
 def _write(fd: int, text: str) -> None:
+    if fd < 0 or not text:
+        return
     data = memoryview(text.encode())
     while data:
         data = data[os.write(fd, data):]
+
+
+_LOAD_GRACE_S = 30.0
 
 
 class _Worker:
     """A child process holding one loaded, snapshotted sandbox."""
 
     def __init__(self, invocation: Invocation, aot: bytes) -> None:
+        self.lock = threading.Lock()  # one call at a time per VM
+        self.loaded = False
         context = multiprocessing.get_context("fork")
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_serve, args=(child, invocation, aot), daemon=True)
@@ -242,16 +323,19 @@ class _Worker:
         return self.process.is_alive()
 
     def call(self, request: str, timeout_s: float) -> dict[str, Any] | None:
-        self.conn.send(request)
-        if not self.conn.poll(timeout_s + 30 if not hasattr(self, "_loaded") else timeout_s):
-            self.close()
-            return None
-        self._loaded = True
-        try:
-            reply: dict[str, Any] = self.conn.recv()
-        except EOFError:
-            return {"error": "the VM worker exited"}
-        return reply
+        """The reply, or None when the call ran past `timeout_s` (the VM is then killed).
+        The first call also waits for the VM to be created and loaded."""
+        with self.lock:
+            try:
+                self.conn.send(request)
+                if not self.conn.poll(timeout_s + (0 if self.loaded else _LOAD_GRACE_S)):
+                    self.close()
+                    return None
+                reply: dict[str, Any] = self.conn.recv()
+            except (EOFError, OSError):
+                return {"error": "the VM worker exited"}
+            self.loaded = True
+            return reply
 
     def close(self) -> None:
         if self.process.is_alive():
@@ -266,8 +350,9 @@ def _serve(conn: Any, invocation: Invocation, aot: bytes) -> None:
         with tempfile.TemporaryDirectory(prefix="wasmforge-hl-") as tmp:
             module = Path(tmp) / "executor.aot"
             module.write_bytes(aot)
-            heap_mib = max(1, invocation.limits.memory_bytes >> 20)
-            kwargs: dict[str, Any] = {"heap_size": f"{heap_mib}Mi"}
+            heap_mib, stack_mib = vm_memory(invocation.limits.memory_bytes)
+            kwargs: dict[str, Any] = {"heap_size": f"{heap_mib}Mi",
+                                      "stack_size": f"{stack_mib}Mi"}
             for preopen in invocation.grants.preopens:
                 kwargs["input_dir" if preopen.read_only else "output_dir"] = preopen.host
             sandbox = WasmSandbox(str(module), **kwargs)

@@ -92,17 +92,18 @@ def _boot_canary(device: str, backend: guest.BackendGuest) -> ProbeStatus:
             text = str(err)
             if any(marker in text for marker in _VM_FAILURES):
                 return ProbeStatus(False, f"the canary VM failed to run on {device}: "
-                                   f"{_hypervisor_error(text)}{_explain(text)}")
+                                   f"{innermost_error(text)}{_explain(text)}")
     return ProbeStatus(True, f"Hyperlight VMs boot on {device} ({guest.BACKEND_PACKAGE} "
                        f"{backend.package_version}, guest wasmtime {backend.wasmtime})")
 
 
-def _hypervisor_error(text: str) -> str:
-    """The innermost message of hyperlight's repeated error chain."""
+def innermost_error(text: str) -> str:
+    """The innermost message of hyperlight's repeated error chain, on one line."""
     marker = "Unexpected VM exit: "
     if marker in text:
-        return text.rsplit(marker, 1)[1].strip()
-    return text.strip().splitlines()[-1] if text.strip() else "unknown error"
+        return text.rsplit(marker, 1)[1].strip().splitlines()[0]
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"
 
 
 def _explain(text: str) -> str:
