@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *volatile keep[1 << 16];
 
@@ -11,6 +12,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "hello")) { printf("hello from c\n"); return 0; }
     if (!strcmp(mode, "exit")) { printf("exiting %s\n", arg); fflush(stdout); exit(atoi(arg)); }
     if (!strcmp(mode, "loop")) { printf("looping\n"); fflush(stdout); volatile unsigned x = 0; for (;;) x++; }
+    if (!strcmp(mode, "sleep")) { printf("sleeping\n"); fflush(stdout); sleep(atoi(arg)); printf("woke\n"); return 0; }
     if (!strcmp(mode, "trap")) { printf("trapping\n"); fflush(stdout); __builtin_trap(); }
     if (!strcmp(mode, "bomb")) {
         size_t mib = 0;

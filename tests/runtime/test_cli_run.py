@@ -82,3 +82,20 @@ def test_bench_table(image: Path, capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", str(image), "--runs", "5"]) == 0
     out = capfd.readouterr().out
     assert "wasm" in out and "p50 ms" in out
+
+
+@pytest.mark.parametrize("tier", ["wasm", "process"])
+def test_guest_blocked_in_a_host_call_is_stopped_at_the_cap(image: Path, tier: str) -> None:
+    import subprocess
+    import sys
+    import time
+
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "wasmforge", "run", str(image), "--isolation",
+                           tier, "--timeout", "0.5", "--", "sleep", "30"],
+                          capture_output=True, text=True, timeout=60)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1
+    assert done.stdout == "sleeping\n"
+    assert "wall-time cap of 0.5 s" in done.stderr and "Traceback" not in done.stderr
+    assert elapsed < 10

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +18,7 @@ from wasmforge.runtime import policy, tiers
 from wasmforge.runtime.backend import Invocation, RunOutcome, Stdio
 
 Notice = Callable[[str], None]
+_WATCHDOG_GRACE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -33,14 +37,39 @@ class RunRequest:
 
 
 def run_image(request: RunRequest, notice: Notice) -> int:
-    """Run an image as `wasmforge run` does; returns the exit code."""
+    """Run an image as `wasmforge run` does; returns the exit code.
+
+    One run per process: in the wasm tier a guest still blocked in a host call past its
+    wall-time cap ends the whole process (see _watchdog).
+    """
     image = load(request, notice)
     invocation = invocation_for(image, request, notice)
     backend = tiers.choose(request.isolation, _caps(image).isolation, notice)
     network_notices(invocation.grants.network, backend.name, notice)
-    outcome = backend.run(for_tier(image, invocation, backend.name))
+    watchdog = _watchdog(invocation.limits.timeout_s, notice) if backend.name == "wasm" else None
+    try:
+        outcome = backend.run(for_tier(image, invocation, backend.name))
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
     report(outcome, request.verbose, notice)
     return outcome.exit_code
+
+
+def _watchdog(timeout_s: float, notice: Notice) -> threading.Timer:
+    """The wasm tier's wall-time cap covers wasm code only (epoch interruption); a guest
+    blocked in a host call (a sleep, a read of stdin) is beyond its reach. `run_image`
+    serves one run per process, so past the cap plus a grace second it ends the process."""
+    def expire() -> None:
+        notice(f"error: the guest ran past its wall-time cap of {timeout_s:g} s while waiting "
+               "in a host call, and wasmforge stopped it.")
+        sys.stderr.flush()
+        os._exit(1)
+
+    timer = threading.Timer(timeout_s + _WATCHDOG_GRACE_S, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def load(request: RunRequest, notice: Notice) -> LoadedImage:
