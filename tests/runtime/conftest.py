@@ -23,7 +23,22 @@ from wasmforge.image.model import ProvenanceInputs, WitSummary
 from wasmforge.project import Capabilities, Limits, Mount, Project
 
 HERE = Path(__file__).parent
-JCO = Path("/tmp/setup/npmtc/node_modules/@bytecodealliance/jco")
+
+
+def _find_jco() -> Path:
+    """jco from wasmforge's toolchain cache (`wasmforge toolchain install c`), else the
+    development machines' scratch install."""
+    from wasmforge.languages.tools import Requirement, npm_package_dir
+
+    cached = npm_package_dir(Requirement("npm", "@bytecodealliance/jco", "1.35.0"))
+    scratch = Path("/tmp/setup/npmtc/node_modules/@bytecodealliance/jco")
+    for candidate in (cached, scratch):
+        if (candidate / "lib" / "wasi_snapshot_preview1.command.wasm").is_file():
+            return candidate
+    return scratch
+
+
+JCO = _find_jco()
 ADAPTER = JCO / "lib" / "wasi_snapshot_preview1.command.wasm"
 NET_WIT_VERSION = "0.2.12"
 NET_WORLD = f"""package wasmforge-test:net;

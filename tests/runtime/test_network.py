@@ -20,7 +20,11 @@ from wasmforge.project import Capabilities
 from wasmforge.runtime.network import Connector, hosts_file, plan
 from wasmforge.runtime.run import RunRequest, run_image
 
-COMPONENTIZE_JS = JCO.parent / "componentize-js" / "src" / "componentize.js"
+COMPONENTIZE_JS = next(
+    (path for path in (JCO.parent / "componentize-js" / "src" / "componentize.js",
+                       Path("/tmp/setup/npmtc/node_modules/@bytecodealliance/componentize-js/"
+                            "src/componentize.js")) if path.is_file()),
+    JCO.parent / "componentize-js" / "src" / "componentize.js")
 WIT_VERSION = "0.2.12"
 FETCH_WORLD = f"""package wasmforge-test:fetch;
 world command {{
