@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from image_helpers import PROVENANCE, make_project
+from image_helpers import PROVENANCE, free_port, make_project
 
 from wasmforge.image.layout import write_image
 from wasmforge.image.model import PRECOMPILED_MEDIA_TYPE, Layer, WitSummary
@@ -117,12 +117,6 @@ def signed_image(build_image: Callable[..., tuple[Path, str]], keypair) -> tuple
 
 
 # ------------------------------------------------------------------ the registry
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
