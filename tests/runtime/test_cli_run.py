@@ -99,3 +99,15 @@ def test_guest_blocked_in_a_host_call_is_stopped_at_the_cap(image: Path, tier: s
     assert done.stdout == "sleeping\n"
     assert "wall-time cap of 0.5 s" in done.stderr and "Traceback" not in done.stderr
     assert elapsed < 10
+
+
+def test_bench_never_runs_a_tier_below_the_images_minimum(make_image: MakeImage, guest: bytes,
+                                                          capfd: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    from wasmforge.project import Capabilities
+
+    image = make_image(guest, Capabilities(isolation="process"), name="strict")
+    assert main(["bench", str(image), "--runs", "5", "--json"]) == 0
+    rows = {row["tier"]: row for row in json.loads(capfd.readouterr().out)["tiers"]}
+    assert "requires isolation tier process" in rows["wasm"]["unavailable"]
+    assert rows["process"]["p50_ms"] > 0

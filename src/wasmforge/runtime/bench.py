@@ -29,8 +29,14 @@ def bench_image(image: Path, runs: int = 200, allow_unsigned: bool = False,
     invocation = replace(invocation_for(loaded, request, notice=lambda _message: None),
                          stdio=Stdio(stdin=-1, stdout=-1, stderr=-1))
     threads = concurrency or os.cpu_count() or 1
-    rows = [_bench_tier(name, for_tier(loaded, invocation, name), max(runs, 1), threads)
-            for name in tier_names]
+    minimum = getattr(loaded.capabilities, "isolation", "wasm")
+    strength = {name: rank for rank, name in enumerate(reversed(TIER_ORDER))}
+    rows = [
+        _bench_tier(name, for_tier(loaded, invocation, name), max(runs, 1), threads)
+        if strength[name] >= strength.get(minimum, 0) else
+        {"tier": name, "unavailable": f"the image requires isolation tier {minimum} or stronger"}
+        for name in tier_names
+    ]
     return {"image": str(image), "name": loaded.name, "language": loaded.language,
             "runs": runs, "concurrency": concurrency or os.cpu_count() or 1,
             "machine": _machine(), "tiers": rows}
