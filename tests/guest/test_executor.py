@@ -44,10 +44,10 @@ class Host:
 
     def run(self, request: str, declared: tuple[str, ...] = ("add",)
             ) -> tuple[ExecutionResult, str, str]:
-        out, err = self.tmp / "stdout", self.tmp / "stderr"
         dispatch = dispatcher(declared, {"add": self.add, "sub": self.sub})
-        result = run_executor_in_wasmtime(self.composed, request, dispatch, out, err)
-        return result, out.read_text(), err.read_text()
+        result = run_executor_in_wasmtime(self.composed, request, dispatch, self.tmp)
+        assert not list(self.tmp.iterdir())  # the captured output was taken away
+        return result, result.stdout, result.stderr
 
 
 @pytest.fixture
@@ -60,8 +60,10 @@ def test_executor_parts_validate(executor: ex.Executor) -> None:
         subprocess.run(["wasm-tools", "validate", str(part)], check=True)
     assert "export hyperlight:sandbox/executor" in _wit(executor.shim)
     state = _world_lines(_wit(executor.state))
-    assert state == [f"export {ex.REQUEST_INTERFACE}",
-                     f"export wasi:cli/environment@{executor.wasi_version}"]
+    v = executor.wasi_version
+    assert [line for line in state if line.startswith("export")] == [
+        f"export {ex.REQUEST_INTERFACE}", f"export wasi:cli/environment@{v}",
+        f"export wasi:cli/stdout@{v}", f"export wasi:cli/stderr@{v}"]
 
 
 def test_composed_exports_executor_and_imports_only_what_the_backend_hosts(
@@ -76,7 +78,8 @@ def test_composed_exports_executor_and_imports_only_what_the_backend_hosts(
         assert name == ex.TOOLS_INTERFACE or (
             name.startswith("wasi:") and "@0.2." in name), name
     # Served inside the composition, never by the host:
-    assert not any(name.startswith(("wasi:cli/environment", "wasi:cli/run", "wasmforge:"))
+    assert not any(name.startswith(("wasi:cli/environment", "wasi:cli/run", "wasi:cli/stdout",
+                                    "wasi:cli/stderr", "wasmforge:"))
                    for name in imports)
 
 
@@ -116,11 +119,10 @@ def test_a_failing_tool_returns_its_error_to_the_guest(composed: Path, tmp_path:
     def broken(_args: str) -> str:
         raise ValueError("no such account")
 
-    out = tmp_path / "out"
     result = run_executor_in_wasmtime(
         composed.read_bytes(), ex.request_json(["hello", "tool", "add", "{}"], []),
-        dispatcher(("add",), {"add": broken}), out, tmp_path / "err")
-    assert "tool add: err tool 'add' failed: no such account" in out.read_text()
+        dispatcher(("add",), {"add": broken}), tmp_path)
+    assert "tool add: err tool 'add' failed: no such account" in result.stdout
     assert result.exit_code == 1
 
 
@@ -134,9 +136,9 @@ def test_empty_request_only_loads(host: Host) -> None:
     '{"args": ["\\ud800"]}', '{"args": ["a"]} trailing',
 ])
 def test_a_malformed_request_is_refused_without_running(host: Host, request_text: str) -> None:
-    result, out, _ = host.run(request_text)
+    result, out, err = host.run(request_text)
     assert result.exit_code == ex.BAD_REQUEST_EXIT
-    assert result.stderr  # one line saying what is wrong with the request
+    assert err and "\n" not in err  # one line saying what is wrong with the request
     assert out == ""
 
 

@@ -118,8 +118,12 @@ def test_mounts_must_fit_the_backends_input_and_output_dirs(tmp_path: Path) -> N
     host = str(tmp_path)
     assert mount_refusal(with_mounts(Preopen(host, "/input", True),
                                      Preopen(host, "/output/", False))) == ""
+
     assert "at /input, and this image wants it at /data" in mount_refusal(
         with_mounts(Preopen(host, "/data", True)))
+    (tmp_path / "keep.txt").write_text("precious")
+    assert "empties its /output directory before every call" in mount_refusal(
+        with_mounts(Preopen(host, "/output", False)))
     assert "2 read-only and 0 read-write" in mount_refusal(
         with_mounts(Preopen(host, "/input", True), Preopen(host, "/more", True)))
 

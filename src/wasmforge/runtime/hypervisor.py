@@ -34,7 +34,7 @@ from typing import Any
 
 from wasmforge.errors import CapabilityError, RuntimeFailure
 from wasmforge.guest import hyperlight as guest
-from wasmforge.guest.executor import BAD_REQUEST_EXIT, request_json
+from wasmforge.guest.executor import BAD_REQUEST_EXIT, STDERR_FILE, STDOUT_FILE, request_json
 from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, LoadedImage
 from wasmforge.runtime.backend import Invocation, RunOutcome, TierStatus
 
@@ -120,10 +120,10 @@ class ExecutionResult:
 
 def run_executor_in_wasmtime(component: bytes, request: str,
                              dispatch: Callable[[str, str], tuple[bool, str]],
-                             stdout: Path | None = None, stderr: Path | None = None
-                             ) -> ExecutionResult:
+                             output_dir: Path) -> ExecutionResult:
     """Call `hyperlight:sandbox/executor.run(request)` of a composed executor under
-    wasmtime-py, with WASI from wasmtime and tools.dispatch from `dispatch`."""
+    wasmtime-py, with WASI from wasmtime (`output_dir` preopened at /output, as the backend
+    does) and tools.dispatch from `dispatch`. The guest's stdout/stderr are collected."""
     import wasmtime
     from wasmtime.component import Component, Linker, Variant
 
@@ -139,10 +139,7 @@ def run_executor_in_wasmtime(component: bytes, request: str,
         tools.add_func("dispatch", host_dispatch)
     store = wasmtime.Store(engine)
     wasi = wasmtime.WasiConfig()
-    if stdout is not None:
-        wasi.stdout_file = str(stdout)
-    if stderr is not None:
-        wasi.stderr_file = str(stderr)
+    wasi.preopen_dir(str(output_dir), GUEST_OUTPUT)
     store.set_wasi(wasi)
     instance = linker.instantiate(store, Component(engine, component))
     index = instance.get_export_index(store, "hyperlight:sandbox/executor")
@@ -150,9 +147,24 @@ def run_executor_in_wasmtime(component: bytes, request: str,
     assert run is not None
     try:
         result = run(store, request)
+        code, out, err = getattr(result, "exit-code"), result.stdout, result.stderr
     except wasmtime.ExitTrap as exited:  # the user's exit() ends the whole instance
-        return ExecutionResult("", "", exited.code)
-    return ExecutionResult(result.stdout, result.stderr, getattr(result, "exit-code"))
+        code, out, err = exited.code, "", ""
+    captured_out, captured_err = take_captured(output_dir)
+    return ExecutionResult(captured_out + out, captured_err + err, code)
+
+
+def take_captured(output_dir: Path) -> tuple[str, str]:
+    """The guest's stdout and stderr as the executor left them in the output dir (removed)."""
+    texts = []
+    for name in (STDOUT_FILE, STDERR_FILE):
+        path = output_dir / name
+        try:
+            texts.append(path.read_bytes().decode("utf-8", "replace"))
+            path.unlink()
+        except FileNotFoundError:
+            texts.append("")
+    return texts[0], texts[1]
 
 
 # ---- the backend ------------------------------------------------------------------------
@@ -246,6 +258,9 @@ def mount_refusal(invocation: Invocation) -> str:
         if group and group[0].guest.rstrip("/") != where:
             return (f"the hypervisor tier mounts a {kind} directory at {where}, and this image "
                     f"wants it at {group[0].guest}")
+    if rw and any(Path(rw[0].host).iterdir()):
+        return (f"the hypervisor tier empties its /output directory before every call, so it "
+                f"will not mount {rw[0].host}, which has files in it; mount an empty directory")
     return ""
 
 
@@ -353,8 +368,15 @@ def _serve(conn: Any, invocation: Invocation, aot: bytes) -> None:
             heap_mib, stack_mib = vm_memory(invocation.limits.memory_bytes)
             kwargs: dict[str, Any] = {"heap_size": f"{heap_mib}Mi",
                                       "stack_size": f"{stack_mib}Mi"}
+            # /output always exists: the executor writes the guest's stdout/stderr there.
+            output = Path(tmp) / "output"
+            output.mkdir()
             for preopen in invocation.grants.preopens:
-                kwargs["input_dir" if preopen.read_only else "output_dir"] = preopen.host
+                if preopen.read_only:
+                    kwargs["input_dir"] = preopen.host
+                else:
+                    output = Path(preopen.host)
+            kwargs["output_dir"] = str(output)
             sandbox = WasmSandbox(str(module), **kwargs)
             dispatch = dispatcher(invocation.grants.tools, invocation.tools)
             for name in invocation.grants.tools:
@@ -365,7 +387,8 @@ def _serve(conn: Any, invocation: Invocation, aot: bytes) -> None:
                 request = conn.recv()
                 sandbox.restore(snapshot)
                 result = sandbox.run(request)
-                conn.send({"stdout": result.stdout, "stderr": result.stderr,
+                out, err = take_captured(output)
+                conn.send({"stdout": out + result.stdout, "stderr": err + result.stderr,
                            "exit_code": result.exit_code})
     except EOFError:
         return

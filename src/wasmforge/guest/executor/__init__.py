@@ -5,16 +5,22 @@ image's component is a WASI command exporting `wasi:cli/run`. The executor bridg
 two small components written in freestanding C (state.c, shim.c) and composed with the
 user's component:
 
-    state  exports wasmforge:executor/request + wasi:cli/environment (the request's args, env)
-    user   imports wasi:cli/environment from state, everything else from the host
+    state  exports wasmforge:executor/request and, to the user, wasi:cli/environment (the
+           request's args and env) and wasi:cli/stdout + stderr (streams into files of the
+           /output preopen); imports wasi:filesystem from the host for those files
+    user   imports those three from state, everything else from the host
     shim   imports request (state) and wasi:cli/run (user), exports hyperlight:sandbox/executor
 
 The split avoids a cycle: the shim needs the user's `run`, the user needs the request's
-environment. `run(code)` takes the JSON request `{"args": [...], "env": [[k, v], ...]}`
-(see `request_json`; an empty string only loads the guest, for a snapshot) and returns
-`execution-result` with the exit code (0/1: WASI 0.2's
-`wasi:cli/run` carries only success or failure; 125 for a malformed request); the guest's
-stdout and stderr go to WASI stdio as written, so the result's stdout/stderr stay empty.
+environment. The backend's own WASI (hyperlight-sandbox 0.8.0) returns no arguments or
+environment and discards stdout/stderr, which is why state serves them.
+
+`run(code)` takes the JSON request `{"args": [...], "env": [[k, v], ...]}` (see
+`request_json`; an empty string only loads the guest, for a snapshot) and returns
+`execution-result` with the exit code (0/1: WASI 0.2's `wasi:cli/run` carries only success
+or failure; 125 for a malformed request, with the reason as stderr). The guest's stdout and
+stderr are in /output/.wasmforge-stdout and -stderr afterwards (a guest that calls exit()
+traps the whole instance, so the files, not the result, carry them).
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ TOOL_USER_WORLD = "wasmforge:executor/tool-user@0.1.0"
 EXECUTOR_INTERFACE = "hyperlight:sandbox/executor"
 TOOLS_INTERFACE = "hyperlight:sandbox/tools"
 REQUEST_INTERFACE = "wasmforge:executor/request@0.1.0"
+# The user's wasi:cli interfaces served by the state component instead of the host.
+STATE_SERVES = ("environment", "stdout", "stderr")
+# Files in the /output preopen that receive the guest's stdout and stderr.
+STDOUT_FILE, STDERR_FILE = ".wasmforge-stdout", ".wasmforge-stderr"
 BAD_REQUEST_EXIT = 125
 # WASI packages the executor's WIT resolves against (wasi:http is not needed by it).
 _WASI_PACKAGES = ("wasi-cli", "wasi-io", "wasi-clocks", "wasi-filesystem", "wasi-random",
@@ -128,8 +138,9 @@ def compose(executor: Executor, user: Path, out: Path) -> Path:
         "instantiations": {
             "state": {"dependency": "state"},
             "user": {"dependency": "user", "arguments": {
-                f"wasi:cli/environment@{v}": {"instance": "state",
-                                              "export": f"wasi:cli/environment@{v}"}}},
+                f"wasi:cli/{name}@{v}": {"instance": "state",
+                                         "export": f"wasi:cli/{name}@{v}"}
+                for name in STATE_SERVES}},
             "root": {"arguments": {
                 REQUEST_INTERFACE: {"instance": "state", "export": REQUEST_INTERFACE},
                 f"wasi:cli/run@{v}": {"instance": "user", "export": f"wasi:cli/run@{v}"}}},

@@ -1,5 +1,7 @@
 // The executor's state component: keeps the request of the current run and serves its
-// arguments and environment to the user's component through wasi:cli/environment.
+// arguments and environment to the user's component through wasi:cli/environment, and
+// its stdout/stderr as streams into /output/.wasmforge-stdout and -stderr (the backend
+// reads them after the call: hyperlight-sandbox's WASI stdout keeps nothing).
 // Freestanding C (no libc): the canonical ABI glue for three small functions is written
 // out here instead of generated, so building it needs only zig and wasm-tools.
 
@@ -240,4 +242,73 @@ WF_EXPORT("wasi:cli/environment@" WF_WASI "#initial-cwd")
 uint32_t *initial_cwd(void) {
     cwd_result[0] = 0;  // none
     return cwd_result;
+}
+
+// ---- stdout / stderr into files of the /output preopen ----
+
+#define WF_IMPORT(module, name) __attribute__((import_module(module), import_name(name)))
+#define FS_TYPES "wasi:filesystem/types@" WF_WASI
+
+WF_IMPORT("wasi:filesystem/preopens@" WF_WASI, "get-directories")
+void fs_get_directories(uint32_t *ret);  // list<tuple<own<descriptor>, string>>
+
+WF_IMPORT(FS_TYPES, "[method]descriptor.open-at")
+void fs_open_at(int32_t self, int32_t path_flags, const char *path, size_t path_len,
+                int32_t open_flags, int32_t descriptor_flags, uint32_t *ret);
+
+WF_IMPORT(FS_TYPES, "[method]descriptor.write-via-stream")
+void fs_write_via_stream(int32_t self, uint64_t offset, uint32_t *ret);
+
+WF_IMPORT(FS_TYPES, "[method]descriptor.append-via-stream")
+void fs_append_via_stream(int32_t self, uint32_t *ret);
+
+WF_IMPORT(FS_TYPES, "[resource-drop]descriptor")
+void fs_drop_descriptor(int32_t handle);
+
+enum { OPEN_CREATE = 1, OPEN_TRUNCATE = 8, DESCRIPTOR_WRITE = 2 };
+
+static int32_t output_dir = -1;
+static int opened[2];
+
+static int32_t find_output_dir(void) {
+    if (output_dir >= 0) return output_dir;
+    uint32_t list[2];
+    fs_get_directories(list);
+    const uint32_t *entry = (const uint32_t *)(uintptr_t)list[0];
+    for (uint32_t i = 0; i < list[1]; i++, entry += 3) {
+        str_t path = {(const char *)(uintptr_t)entry[1], entry[2]};
+        if (output_dir < 0 && key_is(path, "/output")) output_dir = (int32_t)entry[0];
+        else fs_drop_descriptor((int32_t)entry[0]);
+    }
+    return output_dir;
+}
+
+// A new output-stream into /output/<name>: truncated on the first call of a run, appended
+// to after that (the adapter may ask more than once).
+static int32_t capture_stream(int which, const char *name, size_t name_len) {
+    int32_t dir = find_output_dir();
+    if (dir < 0) __builtin_trap();  // the executor is always run with an /output preopen
+    uint32_t ret[3];
+    int first = !opened[which];
+    fs_open_at(dir, 0, name, name_len, OPEN_CREATE | (first ? OPEN_TRUNCATE : 0),
+               DESCRIPTOR_WRITE, ret);
+    if ((ret[0] & 0xFF) != 0) __builtin_trap();
+    int32_t file = (int32_t)ret[1];
+    if (first) fs_write_via_stream(file, 0, ret);
+    else fs_append_via_stream(file, ret);
+    if ((ret[0] & 0xFF) != 0) __builtin_trap();
+    opened[which] = 1;
+    // The stream keeps the file open; the descriptor handle itself is not needed.
+    fs_drop_descriptor(file);
+    return (int32_t)ret[1];
+}
+
+WF_EXPORT("wasi:cli/stdout@" WF_WASI "#get-stdout")
+int32_t get_stdout(void) {
+    return capture_stream(0, ".wasmforge-stdout", 17);
+}
+
+WF_EXPORT("wasi:cli/stderr@" WF_WASI "#get-stderr")
+int32_t get_stderr(void) {
+    return capture_stream(1, ".wasmforge-stderr", 17);
 }
