@@ -167,3 +167,18 @@ def make_image(home: Path, keys: Keys, tmp_path_factory: pytest.TempPathFactory)
         return out
 
     return make
+
+
+def require_tier(tier: str) -> None:
+    """Skip, with the tier's own reason, where this host cannot give `tier`."""
+    from wasmforge.runtime.tiers import status
+
+    state = status(tier)
+    if not state.usable:
+        pytest.skip(f"isolation tier {tier} is not usable here: {state.detail}")
+
+
+@pytest.fixture(params=["wasm", "process"])
+def tier(request: pytest.FixtureRequest) -> str:
+    require_tier(request.param)
+    return str(request.param)

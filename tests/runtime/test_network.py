@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import JCO, MakeImage
+from conftest import JCO, MakeImage, require_tier
 
 from wasmforge.project import Capabilities
 from wasmforge.runtime.network import Connector, hosts_file, plan
@@ -129,6 +129,7 @@ def test_fetch_reaches_only_allowed_endpoints(make_image: MakeImage, fetch_guest
                                               capfd: pytest.CaptureFixture[str]) -> None:
     from wasmforge.toolchain.precompile import precompile_layer
 
+    require_tier("process")
     with socket.socket() as spare:
         spare.bind(("127.0.0.1", 0))
         unlisted = spare.getsockname()[1]

@@ -6,13 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CAPS, MakeImage
+from conftest import CAPS, MakeImage, require_tier
 
 from wasmforge.errors import CapabilityError, ImageError, RuntimeFailure
 from wasmforge.project import Capabilities, Limits, Mount
 from wasmforge.runtime.run import RunRequest, run_image
-
-TIERS = ("wasm", "process")
 
 
 class Ran:
@@ -39,20 +37,17 @@ def image(make_image: MakeImage, guest: bytes) -> Path:
     return make_image(guest)
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_hello_runs_and_exits_zero(run, image: Path, tier: str) -> None:
     ran = run(image, "hello", tier=tier)
     assert ran.code == 0
     assert ran.out == "hello from c\n"
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_arguments_reach_the_guest(run, image: Path, tier: str) -> None:
     ran = run(image, "args", "two words", tier=tier)
     assert ran.out == "arg 0 guest\narg 1 args\narg 2 two words\n"
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_undeclared_file_cannot_be_read(run, image: Path, tier: str) -> None:
     ran = run(image, "read", "/etc/passwd", tier=tier)
     assert ran.code != 0
@@ -60,7 +55,6 @@ def test_undeclared_file_cannot_be_read(run, image: Path, tier: str) -> None:
     assert "root:" not in ran.out
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_read_only_mount_is_readable_not_writable(run, image: Path, tier: str,
                                                    tmp_path: Path) -> None:
     (tmp_path / "in.txt").write_text("mounted data")
@@ -71,7 +65,6 @@ def test_read_only_mount_is_readable_not_writable(run, image: Path, tier: str,
     assert not (tmp_path / "new.txt").exists()
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_operator_may_narrow_a_rw_mount_to_ro(run, image: Path, tier: str,
                                               tmp_path: Path) -> None:
     ran = run(image, "write", "/out/a.txt", tier=tier, mounts=(f"{tmp_path}:/out",))
@@ -81,7 +74,6 @@ def test_operator_may_narrow_a_rw_mount_to_ro(run, image: Path, tier: str,
     assert ran.code != 0 and not (tmp_path / "b.txt").exists()
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_env_is_exactly_what_was_passed(run, image: Path, tier: str,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GREETING", "from the host environment")
@@ -101,7 +93,6 @@ def test_env_is_exactly_what_was_passed(run, image: Path, tier: str,
     ({"timeout_s": 60.0}, "above the image's cap"),
     ({"memory": "1GiB"}, "above the image's cap"),
 ])
-@pytest.mark.parametrize("tier", TIERS)
 def test_widening_is_refused_before_the_guest_starts(run, image: Path, tier: str,
                                                      options: dict, phrase: str) -> None:
     with pytest.raises(CapabilityError) as refused:
@@ -117,7 +108,6 @@ def test_arguments_refused_when_not_granted(run, make_image: MakeImage, guest: b
     assert run(image).out == "hello from c\n"
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_sockets_and_name_lookup_are_denied(run, make_image: MakeImage, net_guest: bytes,
                                             tier: str) -> None:
     ran = run(make_image(net_guest, Capabilities()), tier=tier)
@@ -136,6 +126,7 @@ def test_wasm_tier_cannot_confine_an_allow_list_so_denies_it(run, make_image: Ma
 def test_process_tier_says_which_entries_it_cannot_forward(run, make_image: MakeImage,
                                                            net_guest: bytes) -> None:
     # (what is reachable is tested with a real fetch in test_network.py)
+    require_tier("process")
     caps = Capabilities(network=("https://api.example.com:443", "udp://dns.example:53"))
     ran = run(make_image(net_guest, caps), tier="process")
     assert ran.code == 0
@@ -143,7 +134,6 @@ def test_process_tier_says_which_entries_it_cannot_forward(run, make_image: Make
                for notice in ran.notices)
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_http_fetch_is_denied(run, make_image: MakeImage, net_guest: bytes, tier: str) -> None:
     ran = run(make_image(net_guest, Capabilities()), "http", tier=tier)
     assert "fetching" in ran.out and "fetched" not in ran.out.replace("fetching", "")
@@ -151,7 +141,6 @@ def test_http_fetch_is_denied(run, make_image: MakeImage, net_guest: bytes, tier
     assert "the guest called wasi:http/types@" in ran.said and "does not grant" in ran.said
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_infinite_loop_is_stopped_at_the_timeout(run, image: Path, tier: str) -> None:
     started = time.monotonic()
     ran = run(image, "loop", tier=tier, timeout_s=0.5)
@@ -161,7 +150,6 @@ def test_infinite_loop_is_stopped_at_the_timeout(run, image: Path, tier: str) ->
     assert elapsed < 2.5
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_memory_bomb_is_capped(run, image: Path, tier: str) -> None:
     ran = run(image, "bomb", tier=tier, memory="24MiB")
     assert ran.code != 0
@@ -169,7 +157,6 @@ def test_memory_bomb_is_capped(run, image: Path, tier: str) -> None:
     assert 0 < mib < 24
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_trap_is_reported_with_backtrace_on_verbose(run, image: Path, tier: str) -> None:
     ran = run(image, "trap", tier=tier)
     assert ran.code == 1
@@ -179,7 +166,6 @@ def test_trap_is_reported_with_backtrace_on_verbose(run, image: Path, tier: str)
     assert "wasm backtrace:" in ran.said and "main" in ran.said
 
 
-@pytest.mark.parametrize("tier", TIERS)
 def test_non_zero_exit(run, image: Path, tier: str) -> None:
     ran = run(image, "exit", "7", tier=tier)
     # WASI 0.2's wasi:cli/exit carries only success/failure: exit(7) arrives as status 1
@@ -230,6 +216,7 @@ def test_tampered_image_is_refused(run, image: Path, tmp_path: Path,
 
 
 def test_minimum_tier_is_never_downgraded(run, make_image: MakeImage, guest: bytes) -> None:
+    require_tier("process")
     image = make_image(guest, Capabilities(isolation="process"))
     with pytest.raises(RuntimeFailure, match="weaker than the process tier"):
         run(image, "hello", tier="wasm")
