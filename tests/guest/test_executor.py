@@ -63,7 +63,8 @@ def test_executor_parts_validate(executor: ex.Executor) -> None:
     v = executor.wasi_version
     assert [line for line in state if line.startswith("export")] == [
         f"export {ex.REQUEST_INTERFACE}", f"export wasi:cli/environment@{v}",
-        f"export wasi:cli/stdout@{v}", f"export wasi:cli/stderr@{v}"]
+        f"export wasi:cli/stdout@{v}", f"export wasi:cli/stderr@{v}",
+        f"export wasi:cli/exit@{v}"]
 
 
 def test_composed_exports_executor_and_imports_only_what_the_backend_hosts(
@@ -79,7 +80,7 @@ def test_composed_exports_executor_and_imports_only_what_the_backend_hosts(
             name.startswith("wasi:") and "@0.2." in name), name
     # Served inside the composition, never by the host:
     assert not any(name.startswith(("wasi:cli/environment", "wasi:cli/run", "wasi:cli/stdout",
-                                    "wasi:cli/stderr", "wasmforge:"))
+                                    "wasi:cli/stderr", "wasi:cli/exit", "wasmforge:"))
                    for name in imports)
 
 
@@ -93,6 +94,7 @@ def test_run_returns_the_users_output_and_exit_code(host: Host) -> None:
 
 def test_failure_reaches_the_host_as_exit_code_1(host: Host) -> None:
     # The guest's exit(3) arrives as failure: WASI 0.2's wasi:cli/exit carries no code.
+    # The executor records it and traps (exit must not return); the host reads the record.
     result, out, err = host.run(ex.request_json(["hello", "fail"], []))
     assert result.exit_code == 1
     assert err == "failing on request\n"

@@ -34,7 +34,13 @@ from typing import Any
 
 from wasmforge.errors import CapabilityError, RuntimeFailure
 from wasmforge.guest import hyperlight as guest
-from wasmforge.guest.executor import BAD_REQUEST_EXIT, STDERR_FILE, STDOUT_FILE, request_json
+from wasmforge.guest.executor import (
+    BAD_REQUEST_EXIT,
+    EXIT_FILE,
+    STDERR_FILE,
+    STDOUT_FILE,
+    request_json,
+)
 from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, LoadedImage
 from wasmforge.runtime.backend import Invocation, RunOutcome, TierStatus
 
@@ -148,10 +154,24 @@ def run_executor_in_wasmtime(component: bytes, request: str,
     try:
         result = run(store, request)
         code, out, err = getattr(result, "exit-code"), result.stdout, result.stderr
-    except wasmtime.ExitTrap as exited:  # the user's exit() ends the whole instance
-        code, out, err = exited.code, "", ""
+    except wasmtime.WasmtimeError:
+        status = take_exit_status(output_dir)
+        if status is None:
+            raise
+        code, out, err = status, "", ""  # the guest called exit(), which traps by design
     captured_out, captured_err = take_captured(output_dir)
     return ExecutionResult(captured_out + out, captured_err + err, code)
+
+
+def take_exit_status(output_dir: Path) -> int | None:
+    """The status the guest passed to exit() (recorded by the executor), or None."""
+    path = output_dir / EXIT_FILE
+    try:
+        text = path.read_text().strip()
+        path.unlink()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def take_captured(output_dir: Path) -> tuple[str, str]:
@@ -386,10 +406,17 @@ def _serve(conn: Any, invocation: Invocation, aot: bytes) -> None:
             while True:
                 request = conn.recv()
                 sandbox.restore(snapshot)
-                result = sandbox.run(request)
-                out, err = take_captured(output)
-                conn.send({"stdout": out + result.stdout, "stderr": err + result.stderr,
-                           "exit_code": result.exit_code})
+                try:
+                    result = sandbox.run(request)
+                    code, out, err = result.exit_code, result.stdout, result.stderr
+                except RuntimeError:
+                    status = take_exit_status(output)
+                    if status is None:
+                        raise
+                    code, out, err = status, "", ""  # exit() traps by design
+                captured_out, captured_err = take_captured(output)
+                conn.send({"stdout": captured_out + out, "stderr": captured_err + err,
+                           "exit_code": code})
     except EOFError:
         return
     except Exception as err:  # reported to the parent as the VM's failure

@@ -6,8 +6,9 @@ two small components written in freestanding C (state.c, shim.c) and composed wi
 user's component:
 
     state  exports wasmforge:executor/request and, to the user, wasi:cli/environment (the
-           request's args and env) and wasi:cli/stdout + stderr (streams into files of the
-           /output preopen); imports wasi:filesystem from the host for those files
+           request's args and env), wasi:cli/stdout + stderr (streams into files of the
+           /output preopen) and wasi:cli/exit (the status, into a file there too); imports
+           wasi:filesystem from the host for those files
     user   imports those three from state, everything else from the host
     shim   imports request (state) and wasi:cli/run (user), exports hyperlight:sandbox/executor
 
@@ -19,8 +20,9 @@ environment and discards stdout/stderr, which is why state serves them.
 `request_json`; an empty string only loads the guest, for a snapshot) and returns
 `execution-result` with the exit code (0/1: WASI 0.2's `wasi:cli/run` carries only success
 or failure; 125 for a malformed request, with the reason as stderr). The guest's stdout and
-stderr are in /output/.wasmforge-stdout and -stderr afterwards (a guest that calls exit()
-traps the whole instance, so the files, not the result, carry them).
+stderr are in /output/.wasmforge-stdout and -stderr afterwards; exit(status) writes the
+status to /output/.wasmforge-exit and traps (exit must not return, and a trap ends the
+whole instance), so the files, not the result, carry what such a guest produced.
 """
 
 from __future__ import annotations
@@ -44,9 +46,10 @@ EXECUTOR_INTERFACE = "hyperlight:sandbox/executor"
 TOOLS_INTERFACE = "hyperlight:sandbox/tools"
 REQUEST_INTERFACE = "wasmforge:executor/request@0.1.0"
 # The user's wasi:cli interfaces served by the state component instead of the host.
-STATE_SERVES = ("environment", "stdout", "stderr")
+STATE_SERVES = ("environment", "stdout", "stderr", "exit")
 # Files in the /output preopen that receive the guest's stdout and stderr.
 STDOUT_FILE, STDERR_FILE = ".wasmforge-stdout", ".wasmforge-stderr"
+EXIT_FILE = ".wasmforge-exit"  # the status a guest passed to exit() before the trap
 BAD_REQUEST_EXIT = 125
 # WASI packages the executor's WIT resolves against (wasi:http is not needed by it).
 _WASI_PACKAGES = ("wasi-cli", "wasi-io", "wasi-clocks", "wasi-filesystem", "wasi-random",

@@ -262,6 +262,9 @@ void fs_write_via_stream(int32_t self, uint64_t offset, uint32_t *ret);
 WF_IMPORT(FS_TYPES, "[method]descriptor.append-via-stream")
 void fs_append_via_stream(int32_t self, uint32_t *ret);
 
+WF_IMPORT(FS_TYPES, "[method]descriptor.write")
+void fs_write(int32_t self, const char *data, size_t len, uint64_t offset, uint64_t *ret);
+
 WF_IMPORT(FS_TYPES, "[resource-drop]descriptor")
 void fs_drop_descriptor(int32_t handle);
 
@@ -311,4 +314,37 @@ int32_t get_stdout(void) {
 WF_EXPORT("wasi:cli/stderr@" WF_WASI "#get-stderr")
 int32_t get_stderr(void) {
     return capture_stream(1, ".wasmforge-stderr", 17);
+}
+
+// ---- exit: recorded in /output/.wasmforge-exit, then the instance traps ----
+// exit() must not return, and a trap is the only way out of a component instance; the
+// backend reads the status from the file when the call ends in that trap.
+
+static void record_exit(unsigned code) {
+    int32_t dir = find_output_dir();
+    if (dir >= 0) {
+        uint32_t ret[3];
+        fs_open_at(dir, 0, ".wasmforge-exit", 15, OPEN_CREATE | OPEN_TRUNCATE,
+                   DESCRIPTOR_WRITE, ret);
+        if ((ret[0] & 0xFF) == 0) {
+            char text[4];
+            size_t n = 0;
+            if (code >= 100) text[n++] = (char)('0' + code / 100);
+            if (code >= 10) text[n++] = (char)('0' + code / 10 % 10);
+            text[n++] = (char)('0' + code % 10);
+            uint64_t written[2];
+            fs_write((int32_t)ret[1], text, n, 0, written);
+        }
+    }
+    __builtin_trap();
+}
+
+WF_EXPORT("wasi:cli/exit@" WF_WASI "#exit")
+void cli_exit(int32_t is_err) {
+    record_exit(is_err ? 1 : 0);
+}
+
+WF_EXPORT("wasi:cli/exit@" WF_WASI "#exit-with-code")
+void cli_exit_with_code(int32_t code) {
+    record_exit((unsigned)code & 0xFF);
 }
