@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -46,7 +47,10 @@ def run_image(request: RunRequest, notice: Notice) -> int:
     invocation = invocation_for(image, request, notice)
     backend = tiers.choose(request.isolation, _caps(image).isolation, notice)
     network_notices(invocation.grants.network, backend.name, notice)
-    watchdog = _watchdog(invocation.limits.timeout_s, notice) if backend.name == "wasm" else None
+    watchdog = None
+    if backend.name == "wasm":
+        _compile_first(invocation)
+        watchdog = _watchdog(invocation.limits.timeout_s, notice)
     try:
         outcome = backend.run(for_tier(image, invocation, backend.name))
     finally:
@@ -54,6 +58,16 @@ def run_image(request: RunRequest, notice: Notice) -> int:
             watchdog.cancel()
     report(outcome, request.verbose, notice)
     return outcome.exit_code
+
+
+def _compile_first(invocation: Invocation) -> None:
+    """Load (or, the first time, compile) the component before the wall clock starts."""
+    import wasmtime
+
+    from wasmforge.runtime.executor import prepare
+
+    with contextlib.suppress(wasmtime.WasmtimeError):  # the run reports it
+        prepare(invocation)
 
 
 def _watchdog(timeout_s: float, notice: Notice) -> threading.Timer:
