@@ -7,6 +7,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,10 +165,16 @@ def hyperlight_aot(guest: bytes, tmp_path_factory: pytest.TempPathFactory
     found = hl_guest.backend_guest()
     if found is None:
         pytest.skip("hyperlight-sandbox-backend-wasm is not installed")
-    if not aot_tool_path(found.wasmtime).is_file():
-        pytest.skip(f"the Hyperlight precompiler is not built at {aot_tool_path(found.wasmtime)}"
+    tool = aot_tool_path(found.wasmtime)
+    # The session's WASMFORGE_HOME is a scratch dir: also look in the default toolchain cache.
+    default = Path.home() / ".cache" / "wasmforge" / "toolchains" / tool.relative_to(
+        tool.parent.parent.parent)
+    tool = tool if tool.is_file() else default
+    if not tool.is_file():
+        pytest.skip(f"the Hyperlight precompiler is not built at {tool}"
                     " (wasmforge.toolchain.hyperlight.install_aot_tool)")
     patch = pytest.MonkeyPatch()
+    patch.setenv("WASMFORGE_HYPERLIGHT_AOT", str(tool))
     jco = Path("/tmp/setup/npmtc/node_modules/@bytecodealliance/jco")  # as conftest.JCO
     if "WASMFORGE_JCO" not in os.environ and jco.is_dir():
         patch.setenv("WASMFORGE_JCO", str(jco))
@@ -179,6 +186,26 @@ def hyperlight_aot(guest: bytes, tmp_path_factory: pytest.TempPathFactory
         patch.undo()
     aot = next(x for x in layers if x.media_type == HYPERLIGHT_AOT_MEDIA_TYPE)
     return aot.data, dict(aot.annotations)
+
+
+@pytest.mark.slow
+def test_the_aot_layer_travels_in_a_signed_image_only(
+        hyperlight_aot: tuple[bytes, dict[str, str]], guest: bytes, make_image: Any,
+        keys: Any) -> None:
+    from dataclasses import replace
+
+    from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, Layer
+    from wasmforge.image.reader import load_image
+    from wasmforge.runtime.hypervisor import with_hyperlight_code
+
+    data, annotations = hyperlight_aot
+    layer = Layer(HYPERLIGHT_AOT_MEDIA_TYPE, data, annotations)
+    signed = load_image(make_image(guest, layers=(layer,)))
+    picked = with_hyperlight_code(signed, _invocation(None))
+    assert picked.precompiled == (data, annotations)
+    assert check_version(*picked.precompiled) == data
+    unsigned = load_image(make_image(guest, layers=(layer,), sign=None), allow_unsigned=True)
+    assert with_hyperlight_code(unsigned, replace(_invocation(None))).precompiled is None
 
 
 @pytest.mark.slow
