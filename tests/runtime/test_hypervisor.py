@@ -56,6 +56,37 @@ def test_probe_states_the_exact_reason_and_is_cached_per_boot(probe_home: Path) 
         assert time.perf_counter() - started < 0.05  # no VM is started again
 
 
+def test_the_canary_verdicts() -> None:
+    backend = hl_guest.BackendGuest("0.8.0", "36.0.14", Path("/x.so"))
+    booted = probe.canary_verdict("Failed to create sandbox: failed to load Wasm module: "
+                                  "not a precompiled artifact", "/dev/kvm", backend)
+    assert booted.usable and "boot on /dev/kvm" in booted.detail
+    nested = ("Failed to create sandbox: failed to load Wasm runtime: Internal Hyperlight VM "
+              "error: Initialize error: Failed to run vm: Unexpected VM exit: Unknown KVM VCPU "
+              "exit: InternalError: Unexpected VM exit: Unknown KVM VCPU exit: InternalError")
+    refused = probe.canary_verdict(nested, "/dev/kvm", backend)
+    assert not refused.usable
+    assert refused.detail.startswith("the canary VM failed to run on /dev/kvm: Unknown KVM "
+                                     "VCPU exit: InternalError (KVM_EXIT_INTERNAL_ERROR")
+    other = probe.canary_verdict("failed to build ProtoWasmSandbox: HypervisorNotAvailable",
+                                 "/dev/mshv", backend)
+    assert other.detail == ("the canary VM failed to run on /dev/mshv: failed to build "
+                            "ProtoWasmSandbox: HypervisorNotAvailable")
+
+
+def test_no_device_and_no_permission_are_named(monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    monkeypatch.setattr(probe, "DEVICES", (str(tmp_path / "kvm"),))
+    assert probe.probe_hypervisor().detail == ("no hypervisor device: neither /dev/kvm nor "
+                                               "/dev/mshv exists")
+    if os.geteuid() == 0:
+        pytest.skip("root may open any device: the permission case needs another user")
+    device = tmp_path / "kvm"
+    device.write_text("")
+    device.chmod(0)
+    assert "permission denied on" in probe.probe_hypervisor().detail
+
+
 def test_nested_pvm_is_explained(probe_home: Path) -> None:
     status = probe.probe_hypervisor()
     if status.usable or "InternalError" not in status.detail:
