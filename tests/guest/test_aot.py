@@ -86,3 +86,15 @@ def test_a_missing_precompiler_is_a_clear_toolchain_error(monkeypatch: pytest.Mo
     monkeypatch.setenv("WASMFORGE_TOOLCHAINS", str(tmp_path))
     with pytest.raises(ToolchainMissing, match="precompiler for wasmtime 9.9.9 is not built"):
         aot_tool("9.9.9")
+
+
+@pytest.mark.slow
+def test_the_layers_are_reproducible(hyperlight_image_layers: list[Layer], jco: Path,
+                                     user_component: Path, tmp_path: Path) -> None:
+    from wasmforge.project import Capabilities, Project
+    from wasmforge.toolchain.hyperlight import hyperlight_layers
+
+    project = Project(root=tmp_path, name="hello", version="0.1.0", language="c",
+                      capabilities=Capabilities(tools=("add",)))
+    again = hyperlight_layers(user_component.read_bytes(), project, tmp_path / "elsewhere")
+    assert again == hyperlight_image_layers

@@ -128,6 +128,15 @@ def test_a_failing_tool_returns_its_error_to_the_guest(composed: Path, tmp_path:
     assert result.exit_code == 1
 
 
+def test_large_output_is_captured_whole(host: Host) -> None:
+    result, out, err = host.run(ex.request_json(["hello", "big", "200000"], []))
+    assert result.exit_code == 0
+    body = out.split("\n")[2]
+    assert len(body) == 200000
+    assert body == ("abcdefghijklmnopqrstuvwxyz" * 8000)[:200000]
+    assert err.split() == [str(n) for n in range(1000, 200001, 1000)]
+
+
 def test_empty_request_only_loads(host: Host) -> None:
     result, out, err = host.run("")
     assert (result.exit_code, out, err) == (0, "", "")

@@ -1,5 +1,6 @@
 // The user's command for the executor tests: prints its arguments and $GREETING, calls a
-// host function when asked (`tool NAME ARGS_JSON`), and fails when asked (`fail`).
+// host function when asked (`tool NAME ARGS_JSON`), fails when asked (`fail`), and writes
+// N bytes in small pieces to stdout and stderr when asked (`big N`).
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,14 @@ int main(int argc, char **argv) {
                (const char *)(uintptr_t)r.ptr);
         fflush(stdout);
         return r.is_err ? 4 : 0;
+    }
+    if (argc >= 3 && strcmp(argv[1], "big") == 0) {
+        long n = atol(argv[2]);
+        for (long i = 0; i < n; i++) {
+            putchar('a' + i % 26);
+            if (i % 1000 == 999) fprintf(stderr, "%ld\n", i + 1);
+        }
+        putchar('\n');
     }
     fflush(stdout);
     if (argc >= 2 && strcmp(argv[1], "fail") == 0) {
