@@ -8,6 +8,7 @@ here is hard-coded to a release.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import struct
@@ -56,6 +57,11 @@ def backend_guest() -> BackendGuest | None:
     native = backend_native_module()
     if native is None:
         return None
+    return _backend_guest(native, native.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _backend_guest(native: Path, _mtime_ns: int) -> BackendGuest | None:
     version = guest_wasmtime_version(native.read_bytes())
     if version is None:
         return None

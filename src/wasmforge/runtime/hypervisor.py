@@ -5,10 +5,12 @@ AOT code for the backend's guest wasmtime. `run` hands that AOT layer to this ba
 `Invocation.precompiled` (see `with_hyperlight_code`; its annotations carry
 `org.wasmforge.hyperlight.wasmtime`).
 
-Per image digest a worker process holds one WasmSandbox: created with the manifest's memory
-cap as heap, its ro/rw mounts as the backend's input/output dirs, loaded with an empty
-request and snapshotted; every call restores that snapshot first, so each call starts
-clean. The call runs in the worker, so a timeout ends it by killing the worker.
+Per image (and mounts, memory cap, tools) a worker process holds one WasmSandbox: sized by
+`vm_memory` from the manifest's memory cap, its ro/rw mounts as the backend's /input and
+/output dirs, loaded with an empty request and snapshotted; every call restores that
+snapshot first, so each call starts clean. The call runs in the worker, so a timeout ends
+it by killing the worker (and its VM). The guest's stdout, stderr and exit status come back
+through files the executor writes in /output (see guest/executor).
 
 Host functions ("tools"): only names the manifest declares are registered; the backend's
 `hyperlight:sandbox/tools.dispatch` refuses any other name, and `dispatcher` (used by the
@@ -250,7 +252,8 @@ class HypervisorBackend:
             return RunOutcome(code, "internal", f"the executor refused the request: "
                               f"{reply['stderr'].strip()}", elapsed_s=elapsed)
         return RunOutcome(code, None if code == 0 else "exit",
-                          "" if code == 0 else "the guest returned failure", elapsed_s=elapsed)
+                          "" if code == 0 else f"the guest exited with status {code}",
+                          elapsed_s=elapsed)
 
     @staticmethod
     def _aot(invocation: Invocation) -> bytes:
@@ -262,7 +265,7 @@ class HypervisorBackend:
 
 
 # hyperlight-sandbox's capability filesystem: one read-only dir at /input, one writable
-# dir at /output (wiped after every run).
+# dir at /output (emptied at the start of every run).
 GUEST_INPUT, GUEST_OUTPUT = "/input", "/output"
 
 
