@@ -166,3 +166,24 @@ def test_a_component_without_wasi_cli_run_is_refused(executor: ex.Executor) -> N
 
     with pytest.raises(BuildFailed, match="exports no wasi:cli/run"):
         ex.wasi_version_of(executor.state)
+
+
+def test_a_component_importing_few_interfaces_composes_and_runs(
+        executor: ex.Executor, jco: Path, tmp_path: Path) -> None:
+    """A bare `return 2` imports no environment or stdout: state serves only what is used."""
+    import sys
+
+    (tmp_path / "bare.c").write_text("int main(void) { return 2; }\n")
+    core, user = tmp_path / "bare.core.wasm", tmp_path / "bare.wasm"
+    subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi", "-O2",
+                    str(tmp_path / "bare.c"), "-o", str(core)], check=True)
+    adapter = jco / "lib" / "wasi_snapshot_preview1.command.wasm"
+    subprocess.run(["wasm-tools", "component", "new", str(core), "--adapt",
+                    f"wasi_snapshot_preview1={adapter}", "-o", str(user)], check=True)
+    assert f"wasi:cli/environment@{executor.wasi_version}" not in ex.imports_of(user)
+    composed = ex.compose(executor, user, tmp_path / "composed.wasm")
+    output = tmp_path / "output"
+    output.mkdir()
+    result = run_executor_in_wasmtime(composed.read_bytes(), ex.request_json(["bare"], []),
+                                      dispatcher((), {}), output)
+    assert result == ExecutionResult("", "", 1)  # exit(2) arrives as failure

@@ -86,6 +86,14 @@ def wasi_version_of(component: Path) -> str:
                       fix="build a command-world component (world = \"command\")")
 
 
+def imports_of(component: Path) -> set[str]:
+    """The interfaces a component's world imports (as `wasm-tools component wit` names them)."""
+    wit = _tool(["wasm-tools", "component", "wit", str(component)], "reading the component's WIT")
+    body = wit.split("world root {", 1)[-1].split("}", 1)[0]
+    return {line.strip().removeprefix("import ").rstrip(";") for line in body.splitlines()
+            if line.strip().startswith("import ")}
+
+
 def wit_dir(work: Path, wasi_wit: Path, wasi_version: str) -> Path:
     """A WIT directory for the executor's worlds: its own files plus WASI from `wasi_wit`."""
     root = work / "wit"
@@ -134,6 +142,8 @@ def compose(executor: Executor, user: Path, out: Path) -> Path:
     graph is spelled out: one state instance feeds both the shim and the user.
     """
     v = executor.wasi_version
+    imported = imports_of(user)
+    served = [name for name in STATE_SERVES if f"wasi:cli/{name}@{v}" in imported]
     config = out.parent / "compose.yml"
     config.write_text(json.dumps({  # JSON is YAML; paths are absolute
         "dependencies": {"state": {"path": str(executor.state.resolve())},
@@ -143,7 +153,7 @@ def compose(executor: Executor, user: Path, out: Path) -> Path:
             "user": {"dependency": "user", "arguments": {
                 f"wasi:cli/{name}@{v}": {"instance": "state",
                                          "export": f"wasi:cli/{name}@{v}"}
-                for name in STATE_SERVES}},
+                for name in served}},
             "root": {"arguments": {
                 REQUEST_INTERFACE: {"instance": "state", "export": REQUEST_INTERFACE},
                 f"wasi:cli/run@{v}": {"instance": "user", "export": f"wasi:cli/run@{v}"}}},
