@@ -187,3 +187,18 @@ def test_a_component_importing_few_interfaces_composes_and_runs(
     result = run_executor_in_wasmtime(composed.read_bytes(), ex.request_json(["bare"], []),
                                       dispatcher((), {}), output)
     assert result == ExecutionResult("", "", 1)  # exit(2) arrives as failure
+
+
+def test_the_executor_is_built_for_a_wasi_release_jco_does_not_ship(
+        jco: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A component built against WASI 0.2.0 (what hyperlight-sandbox 0.8.0's host names)
+    gets an executor whose names say 0.2.0, from the newest 0.2 WIT jco has."""
+    from wasmforge.toolchain.hyperlight import wasi_wit
+
+    monkeypatch.setenv("WASMFORGE_JCO", str(jco))
+    source = wasi_wit("0.2.0")
+    assert source.name != "0.2.0" and source.name.startswith("0.2.")
+    built = ex.build_executor(tmp_path, source, "0.2.0")
+    exports = [line for line in _world_lines(_wit(built.state)) if line.startswith("export")]
+    assert "export wasi:cli/environment@0.2.0" in exports
+    assert "import wasi:cli/run@0.2.0" in _world_lines(_wit(built.shim))

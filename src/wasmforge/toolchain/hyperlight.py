@@ -84,14 +84,19 @@ def check_aot(code: bytes, wasmtime: str) -> None:
 
 
 def wasi_wit(version: str) -> Path:
-    """jco's WASI WIT for `version` (from the toolchain cache, or $WASMFORGE_JCO)."""
+    """jco's WASI WIT (from the toolchain cache, or $WASMFORGE_JCO) for `version`, else the
+    newest 0.2.x it ships (guest/executor retargets it to `version`)."""
     explicit = os.environ.get("WASMFORGE_JCO")
-    root = Path(explicit) if explicit else tools.npm_package_dir(JCO)
-    found = root / "lib" / "wit" / "builtin" / version
-    if not found.is_dir():
-        raise ToolchainMissing(f"no WASI {version} WIT at {found} (it comes with "
+    root = (Path(explicit) if explicit else tools.npm_package_dir(JCO)) / "lib" / "wit" / "builtin"
+    if (root / version).is_dir():
+        return root / version
+    same_track = sorted((p for p in root.glob("0.2.*") if p.is_dir()),
+                        key=lambda p: tuple(int(n) for n in p.name.split(".")
+                                            if n.isdigit()))
+    if not version.startswith("0.2.") or not same_track:
+        raise ToolchainMissing(f"no WASI {version} WIT under {root} (it comes with "
                                f"{JCO.spec})", fix="run `wasmforge toolchain install c`")
-    return found
+    return same_track[-1]
 
 
 def aot_tool_path(wasmtime: str) -> Path:

@@ -103,14 +103,20 @@ def wit_dir(work: Path, wasi_wit: Path, wasi_version: str) -> Path:
     text = (SOURCES / "wit" / "executor.wit").read_text().replace("@WASI@", wasi_version)
     (root / "executor.wit").write_text(text)
     shutil.copytree(SOURCES / "wit" / "hyperlight", root / "deps" / "hyperlight-sandbox")
+    # WIT of another 0.2.x release is retargeted by its version numbers: the interfaces the
+    # executor touches are the same in every 0.2 release.
+    source_version = wasi_wit.name
     for package in _WASI_PACKAGES:
         source = wasi_wit / package
         if not source.is_dir():
-            raise ToolchainMissing(f"the WASI {wasi_version} WIT package {package} is missing "
-                                   f"from {wasi_wit}",
+            raise ToolchainMissing(f"the WASI {source_version} WIT package {package} is "
+                                   f"missing from {wasi_wit}",
                                    fix="run `wasmforge toolchain install` (it installs jco, "
                                        "which ships the WASI WIT)")
         shutil.copytree(source, root / "deps" / package)
+        if source_version != wasi_version:
+            for wit in (root / "deps" / package).glob("*.wit"):
+                wit.write_text(wit.read_text().replace(f"@{source_version}", f"@{wasi_version}"))
     return root
 
 
