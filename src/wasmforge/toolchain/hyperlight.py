@@ -12,6 +12,7 @@ version into the toolchain cache by `install_aot_tool` (about 3.5 min on 2 cores
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ from wasmforge.project import Project
 AOT_CRATE = Path(executor_src.__file__).parent.parent / "aot"
 AOT_BINARY = "wasmforge-hyperlight-aot"
 JCO = tools.Requirement("npm", "@bytecodealliance/jco", "1.35.0")
+ZIG = tools.Requirement("pip", "ziglang", "0.17.0")
 ANNOTATION = "org.wasmforge.hyperlight"
 _PINNED = '"=36.0.14"'  # the version written in guest/aot/Cargo.toml (and its Cargo.lock)
 
@@ -48,7 +50,7 @@ def hyperlight_layers(component: bytes, project: Project, work_dir: Path) -> lis
     user.write_bytes(component)
     wasi_version = executor_src.wasi_version_of(user)
     executor = executor_src.build_executor(work_dir / "executor", wasi_wit(wasi_version),
-                                           wasi_version)
+                                           wasi_version, zig_env())
     composed = executor_src.compose(executor, user, work_dir / "executor.wasm")
     aot = work_dir / "executor.aot"
     _run([str(tool), "compile", str(composed), str(aot)], "precompiling for Hyperlight")
@@ -81,6 +83,17 @@ def check_aot(code: bytes, wasmtime: str) -> None:
                           f"{wasmtime} on {guest.AOT_TARGET}",
                           fix="run `wasmforge toolchain install hyperlight` to rebuild the "
                               "precompiler for the installed backend")
+
+
+def zig_env() -> dict[str, str] | None:
+    """The pinned zig of the toolchain cache (the C toolchain's), else this interpreter's."""
+    target = tools.pip_target(ZIG)
+    if (target / ".installed").is_file():
+        return tools.python_with(target)
+    if importlib.util.find_spec("ziglang") is not None:
+        return None
+    raise ToolchainMissing(f"{ZIG.spec} (which compiles the Hyperlight executor) is not "
+                           "installed", fix="run `wasmforge toolchain install c`")
 
 
 def wasi_wit(version: str) -> Path:

