@@ -12,6 +12,9 @@ snapshot first, so each call starts clean. The call runs in the worker, so a tim
 it by killing the worker (and its VM). The guest's stdout, stderr and exit status come back
 through files the executor writes in /output (see guest/executor).
 
+Outbound HTTP: the manifest's network allow-list goes to the backend's `allow_domain`
+(hyperlight-sandbox denies every other host). Fuel is not offered by this tier.
+
 Host functions ("tools"): only names the manifest declares are registered; the backend's
 `hyperlight:sandbox/tools.dispatch` refuses any other name, and `dispatcher` (used by the
 in-process executor host) refuses it the same way. Implementations are Python callables
@@ -404,6 +407,8 @@ def _serve(conn: Any, invocation: Invocation, aot: bytes) -> None:
             dispatch = dispatcher(invocation.grants.tools, invocation.tools)
             for name in invocation.grants.tools:
                 sandbox.register_tool(name, _tool_callback(name, dispatch))
+            for target in invocation.grants.network:  # the backend denies all others
+                sandbox.allow_domain(target)
             sandbox.run("")  # create the VM and load the guest
             snapshot = sandbox.snapshot()
             while True:
