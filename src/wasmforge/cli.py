@@ -278,6 +278,9 @@ def run(
     memory: Annotated[str | None, typer.Option(help="Memory cap, e.g. 32MiB.")] = None,
     fuel: Annotated[int | None, typer.Option(help="Instruction fuel cap.")] = None,
     insecure_allow_unsigned: Annotated[bool, typer.Option("--insecure-allow-unsigned")] = False,
+    tool: Annotated[list[str] | None, typer.Option(
+        "--tool", help="Host function NAME=module:function (NAME alone: entry point "
+                       "in group wasmforge.tools); only names the manifest declares.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Verify an image and run it with only what its manifest grants."""
@@ -287,6 +290,7 @@ def run(
         image=image, args=tuple(args or ()), trust=tuple(trust or ()), isolation=isolation,
         mounts=tuple(mount or ()), env=tuple(env or ()), timeout_s=timeout, memory=memory,
         fuel=fuel, allow_unsigned=insecure_allow_unsigned, verbose=verbose,
+        tools=tuple(tool or ()),
     )
     code = run_image(request, notice=lambda message: err.print(message, markup=False))
     raise typer.Exit(code)

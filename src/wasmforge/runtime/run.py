@@ -35,6 +35,7 @@ class RunRequest:
     fuel: int | None = None
     allow_unsigned: bool = False
     verbose: bool = False
+    tools: tuple[str, ...] = ()  # host function implementations: NAME=module:function
 
 
 def run_image(request: RunRequest, notice: Notice) -> int:
@@ -113,10 +114,15 @@ def invocation_for(image: LoadedImage, request: RunRequest, notice: Notice) -> I
     # Precompiled code is native code: only a signature makes it safe to map and run.
     if layer is not None and image.signers:
         precompiled = (layer.data, dict(layer.annotations))
+    tools = {}
+    if request.tools:
+        from wasmforge.runtime.hypervisor import load_tools
+
+        tools = load_tools(request.tools, caps.tools)
     return Invocation(
         name=image.name, component=image.component, digest=component_digest(image.component),
         grants=grants, limits=limits, stdio=Stdio(), precompiled=precompiled,
-        verbose=request.verbose,
+        tools=dict(tools), verbose=request.verbose,
     )
 
 

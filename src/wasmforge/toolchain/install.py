@@ -20,10 +20,15 @@ from wasmforge.languages import get_driver
 from wasmforge.languages.tools import Requirement, node_prefix, npm_package_dir, pip_target
 from wasmforge.project import LANGUAGES
 
+HYPERLIGHT = "hyperlight"  # not a language: the AOT precompiler for `build --hyperlight`
+
 
 def install_toolchains(languages: Sequence[str]) -> Iterator[str]:
-    """Install every requirement of `languages` (all when empty); yields progress lines."""
-    chosen = list(languages) or list(LANGUAGES)
+    """Install every requirement of `languages` (all, and the Hyperlight precompiler, when
+    empty); yields progress lines."""
+    chosen = list(languages) or [*LANGUAGES, HYPERLIGHT]
+    with_hyperlight = HYPERLIGHT in chosen
+    chosen = [language for language in chosen if language != HYPERLIGHT]
     requirements: dict[str, list[Requirement]] = {}
     for language in chosen:
         for req in get_driver(language).requirements():
@@ -34,7 +39,21 @@ def install_toolchains(languages: Sequence[str]) -> Iterator[str]:
     for req in requirements.get("pip", []):
         yield _install_pip(req)
     yield from _install_npm(requirements.get("npm", []))
-    yield f"toolchains ready for: {', '.join(chosen)} (see `wasmforge doctor`)"
+    if with_hyperlight:
+        yield _install_hyperlight_aot()
+    names = chosen + ([HYPERLIGHT] if with_hyperlight else [])
+    yield f"toolchains ready for: {', '.join(names)} (see `wasmforge doctor`)"
+
+
+def _install_hyperlight_aot() -> str:
+    """Build the pinned Hyperlight precompiler once (cargo; minutes the first time)."""
+    from wasmforge.toolchain.hyperlight import install_aot_tool
+
+    try:
+        path = install_aot_tool()
+    except ToolchainMissing as missing:
+        return f"! Hyperlight precompiler not built: {missing}"
+    return f"✓ Hyperlight precompiler at {path}"
 
 
 def _install_pip(req: Requirement) -> str:
