@@ -142,6 +142,8 @@ def install_aot_tool(wasmtime: str | None = None, *, jobs: int = 2) -> Path:
         raise ToolchainMissing("cargo is not on PATH (needed once to build the Hyperlight "
                                "precompiler)", fix="install Rust >= 1.85 with rustup")
     target = aot_tool_path(wasmtime)
+    if target.is_file() and os.access(target, os.X_OK):
+        return target
     crate = target.parent / "crate"
     if crate.exists():
         shutil.rmtree(crate)
