@@ -94,7 +94,7 @@ class PythonDriver:
                       "componentize", "-p", glue, "wasmforge_main", "-o", out],
                      what="componentize-py", cwd=work, env=python_with(target))
         except BuildFailed as failed:
-            raise BuildFailed(_python_error(failed.what), where=str(entry),
+            raise BuildFailed(_python_error(failed.what), where=str(project.root),
                               fix="fix the error above and build again") from None
         return BuildOutput(out, "component")
 
@@ -186,8 +186,11 @@ def _python_error(message: str) -> str:
     marker = "AssertionError: "
     if marker in text:
         text = text.split(marker, 1)[1]
-    lines = [line for line in text.strip().splitlines()
-             if "wasmforge_main.py" not in line and "<frozen " not in line]
+    lines = text.strip().splitlines()
+    user = [i for i, line in enumerate(lines) if line.lstrip().startswith('File "')
+            and "wasmforge_main.py" not in line and "<frozen " not in line]
+    if user:  # start at the user's own frame, dropping the glue's
+        lines = lines[user[0]:]
     return "componentize-py failed:\n" + "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,132 @@
+"""JavaScript: an ordinary ES module `main.js` made into a wasi:cli command.
+
+esbuild bundles the user's module with its local imports and the npm packages of the
+project's package.json; generated glue (glue/js_build.mjs) moves the bundle's top-level code
+into the wasi:cli/run export, and componentize-js makes the component. `process.argv`,
+`process.env`, `process.exitCode`, `process.exit()`, `process.stdin.read()` and
+`fs.readFileSync` (over WASI) are provided by glue/js_process.js and glue/js_fs.js.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+
+from wasmforge.errors import BuildFailed, ToolchainMissing
+from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
+from wasmforge.languages.glue import wit
+from wasmforge.languages.tools import (
+    Requirement,
+    install_remedy,
+    require_binary,
+    require_npm,
+    run_tool,
+)
+from wasmforge.project import Project
+
+COMPONENTIZE_JS = Requirement("npm", "@bytecodealliance/componentize-js", "0.23.0")
+ESBUILD = Requirement("npm", "esbuild", "0.28.2")
+ENTRY = "main.js"
+_SOURCE_SUFFIXES = {".js", ".mjs", ".cjs", ".json", ".ts"}
+_SKIP_DIRS = {"build", "node_modules"}
+_GLUE = ("js_build.mjs", "js_process.js", "js_fs.js")
+_NODE_FIX = "install Node.js 20 or newer, e.g. `apt-get install nodejs npm`"
+
+
+class JavaScriptDriver:
+    name = "javascript"
+    entry_file = ENTRY
+
+    def requirements(self) -> list[Requirement]:
+        return [COMPONENTIZE_JS, ESBUILD, wit.JCO]
+
+    def status(self) -> ToolStatus:
+        try:
+            require_binary("node", self.name, _NODE_FIX)
+            for req in (COMPONENTIZE_JS, ESBUILD):
+                require_npm(req, self.name)
+            version, _ = wit.wasi_version(self.name)
+        except ToolchainMissing as missing:
+            fix = missing.fix if "node" in missing.what else install_remedy(self.name)
+            return ToolStatus(False, problem=missing.what, remedy=fix or "")
+        return ToolStatus(True, {**self.toolchain_versions(), "wasi": version})
+
+    def source_files(self, project: Project) -> list[Path]:
+        found = []
+        for path in project.root.rglob("*"):
+            parts = path.relative_to(project.root).parts
+            if any(p in _SKIP_DIRS or p.startswith(".") for p in parts[:-1]):
+                continue
+            if path.is_file() and (path.suffix in _SOURCE_SUFFIXES
+                                   or path.name == "package-lock.json"):
+                found.append(path)
+        return sorted(found)
+
+    def template_vars(self, name: str) -> dict[str, str]:
+        return {}
+
+    def toolchain_versions(self) -> dict[str, str]:
+        return {req.name: req.version for req in (COMPONENTIZE_JS, ESBUILD, wit.JCO)}
+
+    def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
+        node = require_binary("node", self.name, _NODE_FIX)
+        componentize_js = require_npm(COMPONENTIZE_JS, self.name)
+        esbuild = require_npm(ESBUILD, self.name)
+        entry = project.root / ENTRY
+        if not entry.is_file():
+            raise BuildFailed(f"{ENTRY} is missing", where=str(project.root),
+                              fix=f"create {ENTRY}: the ES module the component runs")
+        work = ctx.work_dir
+        work.mkdir(parents=True, exist_ok=True)
+        version = wit.command_world(work / "wit", self.name)
+        glue = work / "glue"
+        glue.mkdir()
+        for name in _GLUE:
+            text = (resources.files("wasmforge.languages.glue") / name).read_text("utf-8")
+            (glue / name).write_text(text.replace("WASI_VERSION", version), "utf-8")
+
+        out = work / f"{project.name}.wasm"
+        config = {
+            "root": str(project.root), "entry": str(entry), "work": str(work),
+            "glue": str(glue), "wit": str(work / "wit"), "world": wit.WORLD, "out": str(out),
+            "esbuild": (esbuild / "lib" / "main.js").as_uri(),
+            "componentizeJs": (componentize_js / "src" / "componentize.js").as_uri(),
+            "nodePaths": _npm_dependencies(project.root, work / "npm"),
+            "disableFeatures": [] if project.capabilities.network else ["http"],
+        }
+        (work / "config.json").write_text(json.dumps(config, indent=1), "utf-8")
+        run_tool([node, glue / "js_build.mjs", work / "config.json"], what="JavaScript build",
+                 cwd=work)
+        return BuildOutput(out, "component")
+
+
+def _npm_dependencies(root: Path, dest: Path) -> list[str]:
+    """Where esbuild finds the project's npm packages: its own node_modules when present,
+    else a private install of its package.json into the build's scratch folder."""
+    manifest = root / "package.json"
+    if not manifest.is_file() or (root / "node_modules").is_dir():
+        return []
+    try:
+        declared = json.loads(manifest.read_text("utf-8")).get("dependencies") or {}
+    except ValueError as err:
+        raise BuildFailed(f"package.json is not valid JSON ({err})", where=str(manifest),
+                          fix="fix package.json and build again") from None
+    if not declared:
+        return []
+    npm = require_binary("npm", "javascript", _NODE_FIX)
+    dest.mkdir(parents=True)
+    shutil.copy(manifest, dest / "package.json")
+    if (root / "package-lock.json").is_file():
+        shutil.copy(root / "package-lock.json", dest / "package-lock.json")
+    try:
+        run_tool([npm, "install", "--prefix", dest, "--omit=dev", "--ignore-scripts",
+                  "--no-audit", "--no-fund", "--no-save"], what="npm install", cwd=dest)
+    except BuildFailed as failed:
+        raise BuildFailed(failed.what, where=str(manifest),
+                          fix="list only packages that exist on npm, then build again") from None
+    return [str(dest / "node_modules")]
+
+
+driver = JavaScriptDriver()
