@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from wasmforge.errors import ToolchainMissing
+from wasmforge.errors import BuildFailed, ToolchainMissing
 from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
 from wasmforge.languages.tools import (
     Requirement,
@@ -27,6 +27,8 @@ from wasmforge.project import Project
 ZIG = Requirement("pip", "ziglang", "0.17.0")
 JCO = Requirement("npm", "@bytecodealliance/jco", "1.35.0")
 _SKIP_DIRS = {"build", ".git", "node_modules"}
+# -s: zig's wasi-libc carries DWARF that would make a hello component 1 MB.
+_BASE_FLAGS = ("-O2", "-s", "-Wall")
 
 
 def project_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
@@ -66,14 +68,14 @@ class CDriver:
     def toolchain_versions(self) -> dict[str, str]:
         sdk = _wasi_sdk()
         if sdk is not None:
-            return {"wasi-sdk": str(sdk), JCO.name: JCO.version}
-        return {"zig": ZIG.version, JCO.name: JCO.version}
+            return {"wasi-sdk": str(sdk), "cflags": " ".join(_BASE_FLAGS)}
+        return {"zig": ZIG.version, JCO.name: JCO.version, "cflags": " ".join(_BASE_FLAGS)}
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
         sources = [p for p in self.source_files(project) if p.suffix == ".c"]
         if not sources:
-            raise ToolchainMissing("the project has no .c files", where=str(project.root),
-                                   fix="add main.c with a main function")
+            raise BuildFailed("the project has no .c files", where=str(project.root),
+                              fix="add main.c with a main function")
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         out = ctx.work_dir / f"{project.name}.wasm"
         flags = _flags(project)
@@ -95,7 +97,7 @@ class CDriver:
 
 
 def _flags(project: Project) -> list[str]:
-    flags = ["-O2", "-Wall"]
+    flags = list(_BASE_FLAGS)
     flags += [f"-I{d}" for d in project.build.include_dirs]
     flags += [f"-D{d}" for d in project.build.defines]
     return flags + list(project.build.cflags)
