@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -325,29 +324,16 @@ def bench(
 # ------------------------------------------------------------------ entry point
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
+    """Usage errors are click's (usage line, exit 2); a WasmforgeError is one sentence."""
     try:
-        result = app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="wasmforge")
     except WasmforgeError as failure:
         err.print("[red]error:[/] ", end="")
         err.print(str(failure), markup=False)
-        return _exit(failure.exit_code, argv)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        return _exit(130, argv)
-    except click.ClickException as failure:
-        failure.show()
-        return _exit(failure.exit_code, argv)
+        sys.exit(failure.exit_code)
     except KeyboardInterrupt:
-        return _exit(130, argv)
-    code = result if isinstance(result, int) else 0
-    return _exit(code, argv)
-
-
-def _exit(code: int, argv: list[str] | None) -> int:
-    if argv is None:
-        sys.exit(code)
-    return code
+        sys.exit(130)
 
 
 if __name__ == "__main__":
