@@ -1,0 +1,158 @@
+"""The Python driver: componentize-py with generated glue, built through build_project and
+run in wasmtime-py (WASIp2: args, one env var, stdin, no preopens)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import ScriptRunner
+
+from wasmforge.errors import BuildFailed
+from wasmforge.languages.python import driver
+from wasmforge.toolchain.build import BuildResult, build_project
+
+pytestmark = pytest.mark.slow
+
+MAIN = '''\
+import os
+import sys
+
+import helper
+from ns.mod import VALUE
+from pkg.sub import shout
+from tabulate import tabulate
+
+print("args:", sys.argv[1:])
+print("greeting:", os.environ.get("GREETING"), "other:", os.environ.get("OTHER"))
+print("stdin:", sys.stdin.read().strip())
+print("local:", helper.double(21), shout("hi"), VALUE)
+print(tabulate([["a", 1]], tablefmt="plain"))
+try:
+    open("/etc/hostname").read()
+    print("read: allowed")
+except OSError as err:
+    print("read: denied", type(err).__name__)
+if sys.argv[1:2] == ["fail"]:
+    sys.exit(3)
+if sys.argv[1:2] == ["boom"]:
+    raise ValueError("kaboom")
+print("__name__:", __name__)
+'''
+FILES = {
+    "main.py": MAIN,
+    "helper.py": "def double(x):\n    return 2 * x\n",
+    "pkg/__init__.py": "# a regular package\n",
+    "ns/mod.py": "VALUE = 'namespace'\n",
+    "pkg/sub.py": "def shout(text):\n    return text.upper() + '!'\n",
+    "requirements.txt": "tabulate==0.9.0\n",
+}
+
+
+@pytest.fixture(scope="session")
+def py_app(script_build: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
+    return script_build("python", "pyapp", FILES)
+
+
+def test_script_runs_at_run_time_with_args_env_and_stdin(py_app: BuildResult,
+                                                          script_runner: ScriptRunner) -> None:
+    run = script_runner(py_app.component, ["one", "two"], env={"GREETING": "hey"},
+                        stdin="from stdin\n")
+    assert run.ok, run.stderr
+    lines = run.stdout.splitlines()
+    assert "args: ['one', 'two']" in lines
+    assert "greeting: hey other: None" in lines
+    assert "stdin: from stdin" in lines
+    assert "__name__: __main__" in lines
+
+
+def test_local_modules_and_packages_are_bundled(py_app: BuildResult,
+                                                script_runner: ScriptRunner) -> None:
+    run = script_runner(py_app.component)
+    assert "local: 42 HI! namespace" in run.stdout.splitlines()
+
+
+def test_pure_python_requirement_is_bundled(py_app: BuildResult,
+                                            script_runner: ScriptRunner) -> None:
+    run = script_runner(py_app.component)
+    assert "a  1" in run.stdout.splitlines()
+
+
+def test_read_of_an_undeclared_file_is_denied(py_app: BuildResult,
+                                              script_runner: ScriptRunner) -> None:
+    run = script_runner(py_app.component)
+    assert "read: denied FileNotFoundError" in run.stdout.splitlines()
+
+
+def test_sys_exit_nonzero_is_a_failure(py_app: BuildResult, script_runner: ScriptRunner) -> None:
+    run = script_runner(py_app.component, ["fail"])
+    assert not run.ok
+    assert "__name__" not in run.stdout
+
+
+def test_uncaught_exception_prints_traceback_and_fails(py_app: BuildResult,
+                                                       script_runner: ScriptRunner) -> None:
+    run = script_runner(py_app.component, ["boom"])
+    assert not run.ok
+    assert "Traceback (most recent call last)" in run.stderr
+    assert 'File "main.py", line 23' in run.stderr
+    assert "ValueError: kaboom" in run.stderr
+    assert "wasmforge_main" not in run.stderr.split("Traceback", 1)[1].split("\n", 2)[1]
+
+
+def test_component_exports_run_and_carries_pinned_versions(py_app: BuildResult) -> None:
+    assert any(e.startswith("wasi:cli/run@") for e in py_app.exports)
+    assert driver.toolchain_versions()["componentize-py"] == "0.25.1"
+
+
+def _cli_build(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wasmforge", "build", str(root)],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_syntax_error_fails_with_the_compilers_message(
+        script_new: Callable[..., Path], script_home: Path, tmp_path: Path) -> None:
+    root = script_new(tmp_path, "python", "pybad", {"main.py": "print('ok')\ndef f(:\n"})
+    with pytest.raises(BuildFailed) as failed:
+        build_project(root)
+    assert 'File "main.py", line 2' in str(failed.value)
+    assert "SyntaxError" in str(failed.value)
+    assert "Stack backtrace" not in str(failed.value)
+    proc = _cli_build(root, dict(os.environ))
+    assert proc.returncode != 0
+    assert "SyntaxError" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (root / "build" / "pybad.wasm").exists()
+
+
+def test_package_with_native_code_is_refused(
+        script_new: Callable[..., Path], script_home: Path, tmp_path: Path) -> None:
+    root = script_new(tmp_path, "python", "pynative",
+                      {"requirements.txt": "markupsafe==3.0.2\n"})
+    with pytest.raises(BuildFailed) as failed:
+        build_project(root)
+    message = str(failed.value)
+    assert "markupsafe" in message.lower() and "native code" in message
+    assert "pure-Python" in message
+
+
+def test_missing_toolchain_names_the_remedy(script_new: Callable[..., Path],
+                                            tmp_path: Path) -> None:
+    root = script_new(tmp_path, "python", "pynone", {})
+    env = {k: v for k, v in os.environ.items() if k != "WASMFORGE_TOOLCHAINS"}
+    env["WASMFORGE_HOME"] = str(tmp_path / "empty-home")
+    proc = _cli_build(root, env)
+    assert proc.returncode == 3
+    assert "componentize-py==0.25.1" in proc.stderr
+    assert "wasmforge toolchain install python" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_status_reports_the_pins(script_home: Path) -> None:
+    status = driver.status()
+    assert status.usable, status.problem
+    assert status.versions["componentize-py"] == "0.25.1"
+    assert status.versions["wasi"].startswith("0.2.")
