@@ -324,16 +324,26 @@ def bench(
 # ------------------------------------------------------------------ entry point
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Usage errors are click's (usage line, exit 2); a WasmforgeError is one sentence."""
+def main(argv: list[str] | None = None) -> int:
+    """Usage errors are click's (usage line, exit 2); a WasmforgeError is one sentence.
+
+    Exits the process when called as the console script; with `argv` (tests, embedding)
+    returns the exit code instead.
+    """
+    code = 0
     try:
         app(args=argv, prog_name="wasmforge")
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except WasmforgeError as failure:
         err.print("[red]error:[/] ", end="")
         err.print(str(failure), markup=False)
-        sys.exit(failure.exit_code)
+        code = failure.exit_code
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    if argv is None:
+        sys.exit(code)
+    return code
 
 
 if __name__ == "__main__":
