@@ -125,6 +125,13 @@ def _modules(root: Path, *, skip: Path | None,
             continue
         source = path.read_text(encoding="utf-8", errors="replace")
         modules[".".join(parts)] = (label + rel.as_posix(), is_package, source)
+    for name in list(modules):  # folders without __init__.py: namespace packages
+        parts = name.split(".")
+        for depth in range(1, len(parts)):
+            parent = ".".join(parts[:depth])
+            if parent not in modules:
+                folder = "/".join(parts[:depth])
+                modules[parent] = (f"{label}{folder}/__init__.py", True, "")
     return modules
 
 

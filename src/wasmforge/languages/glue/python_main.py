@@ -82,8 +82,8 @@ class Run(exports.Run):
             code = 0
         except SystemExit as exit_request:
             code = _exit_code(exit_request.code)
-        except BaseException:
-            traceback.print_exc()
+        except BaseException as err:  # the user's frames only, not this glue's
+            traceback.print_exception(type(err), err, err.__traceback__.tb_next)
             code = 1
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
