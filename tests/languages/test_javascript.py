@@ -1,0 +1,185 @@
+"""The JavaScript driver: esbuild + componentize-js builds of ordinary ES modules, run in
+real wasmtime."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wasmforge.errors import BuildFailed, ToolchainMissing
+from wasmforge.languages.javascript import driver
+from wasmforge.toolchain.build import build_project
+
+PROBE_MAIN = """\
+import { readFileSync } from "fs";
+import ms from "ms";
+import { double } from "./lib/helpers.js";
+import data from "./data.json";
+
+const mode = process.argv[2] ?? "none";
+if (mode === "echo") {
+  const input = process.stdin.read();
+  console.log(`argv=${JSON.stringify(process.argv.slice(2))} env=${process.env.GREETING} ` +
+              `stdin=${input.trim()}`);
+} else if (mode === "local") {
+  console.log(double(21), data.word);
+} else if (mode === "dep") {
+  console.log(ms("2 days"), ms(60000));
+} else if (mode === "read") {
+  console.log(readFileSync(process.argv[3], "utf8"));
+} else if (mode === "exitcode") {
+  process.exitCode = Number(process.argv[3]);
+} else if (mode === "exit") {
+  process.exit(Number(process.argv[3]));
+  console.log("not reached");
+} else if (mode === "throw") {
+  throw new TypeError("boom");
+} else if (mode === "await") {
+  const value = await Promise.resolve("awaited");
+  console.log(value);
+}
+"""
+PROBE_FILES = {
+    "main.js": PROBE_MAIN,
+    "lib/helpers.js": "export function double(n) {\n  return 2 * n;\n}\n",
+    "data.json": '{"word": "local"}\n',
+    "package.json": '{\n  "name": "jsprobe",\n  "version": "0.1.0",\n  "private": true,\n'
+                    '  "type": "module",\n  "dependencies": {"ms": "2.1.3"}\n}\n',
+}
+
+
+@pytest.fixture(scope="session")
+def script_js_hello(script_build):
+    return script_build("javascript", "jshello", {})
+
+
+@pytest.fixture(scope="session")
+def script_js_probe(script_build):
+    return script_build("javascript", "jsprobe", PROBE_FILES)
+
+
+def test_status_and_pins_are_fast_constants() -> None:
+    versions = driver.toolchain_versions()
+    assert versions["@bytecodealliance/componentize-js"] == "0.23.0"
+    assert versions["esbuild"] == "0.28.2"
+    status = driver.status()
+    assert status.usable or status.remedy
+
+
+@pytest.mark.slow
+def test_template_builds_and_runs(script_js_hello, script_runner) -> None:
+    assert script_js_hello.component.read_bytes()[:8] == b"\0asm\x0d\x00\x01\x00"
+    assert not any(i.startswith(("wasi:sockets/", "wasi:http/"))
+                   for i in script_js_hello.imports)
+    run = script_runner(script_js_hello.component, ["Bob"], env={"GREETING": "Hey"})
+    assert run.ok, run.stderr
+    assert run.stdout == "Hey, Bob!\n"
+    plain = script_runner(script_js_hello.component)
+    assert plain.ok and plain.stdout == "Hello, world!\n"
+
+
+@pytest.mark.slow
+def test_args_env_and_stdin(script_js_probe, script_runner) -> None:
+    run = script_runner(script_js_probe.component, ["echo", "x y"], env={"GREETING": "Hi"},
+                        stdin="from stdin\n")
+    assert run.ok, run.stderr
+    assert run.stdout == 'argv=["echo","x y"] env=Hi stdin=from stdin\n'
+
+
+@pytest.mark.slow
+def test_local_modules_are_bundled(script_js_probe, script_runner) -> None:
+    run = script_runner(script_js_probe.component, ["local"])
+    assert run.ok, run.stderr
+    assert run.stdout == "42 local\n"
+
+
+@pytest.mark.slow
+def test_npm_dependency_is_bundled(script_js_probe, script_runner) -> None:
+    run = script_runner(script_js_probe.component, ["dep"])
+    assert run.ok, run.stderr
+    assert run.stdout == "172800000 1m\n"
+
+
+@pytest.mark.slow
+def test_top_level_await(script_js_probe, script_runner) -> None:
+    run = script_runner(script_js_probe.component, ["await"])
+    assert run.ok, run.stderr
+    assert run.stdout == "awaited\n"
+
+
+@pytest.mark.slow
+def test_undeclared_file_read_is_denied(script_js_probe, script_runner) -> None:
+    run = script_runner(script_js_probe.component, ["read", "/etc/hostname"])
+    assert not run.ok
+    assert run.stdout == ""
+    assert "ENOENT" in run.stderr and "/etc/hostname" in run.stderr
+
+
+@pytest.mark.slow
+def test_granted_mount_is_readable(script_js_probe, script_runner, tmp_path: Path) -> None:
+    (tmp_path / "note.txt").write_text("granted")
+    run = script_runner(script_js_probe.component, ["read", "/data/note.txt"],
+                        preopens=[(tmp_path, "/data")])
+    assert run.ok, run.stderr
+    assert run.stdout == "granted\n"
+
+
+@pytest.mark.slow
+def test_exit_codes(script_js_probe, script_runner) -> None:
+    assert not script_runner(script_js_probe.component, ["exitcode", "3"]).ok
+    assert script_runner(script_js_probe.component, ["exitcode", "0"]).ok
+    stopped = script_runner(script_js_probe.component, ["exit", "3"])
+    assert not stopped.ok and "not reached" not in stopped.stdout
+    assert script_runner(script_js_probe.component, ["exit", "0"]).ok
+
+
+@pytest.mark.slow
+def test_uncaught_error_is_reported_and_fails(script_js_probe, script_runner) -> None:
+    run = script_runner(script_js_probe.component, ["throw"])
+    assert not run.ok
+    assert "TypeError: boom" in run.stderr
+
+
+@pytest.mark.slow
+def test_syntax_error_fails_with_compiler_message(script_new, script_home, tmp_path) -> None:
+    root = script_new(tmp_path, "javascript", "jsbad", {"main.js": "const x = = 1;\n"})
+    with pytest.raises(BuildFailed) as caught:
+        build_project(root)
+    message = str(caught.value)
+    assert "main.js:1" in message and "Unexpected" in message
+    assert not (root / "build" / "jsbad.wasm").exists()
+
+    proc = subprocess.run([sys.executable, "-m", "wasmforge", "build", str(root)],
+                          capture_output=True, text=True, env=dict(os.environ), timeout=600)
+    assert proc.returncode != 0
+    assert "Unexpected" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_missing_import_names_it(script_new, script_home, tmp_path) -> None:
+    root = script_new(tmp_path, "javascript", "jsmissing",
+                      {"main.js": 'import { x } from "./nowhere.js";\nconsole.log(x);\n'})
+    with pytest.raises(BuildFailed) as caught:
+        build_project(root)
+    assert "./nowhere.js" in str(caught.value)
+
+
+def test_missing_toolchain_names_the_remedy(script_new, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WASMFORGE_TOOLCHAINS", str(tmp_path / "empty"))
+    (tmp_path / "empty").mkdir()
+    root = script_new(tmp_path, "javascript", "jsnotool", {})
+    assert not driver.status().usable
+    with pytest.raises(ToolchainMissing) as caught:
+        build_project(root)
+    assert "wasmforge toolchain install javascript" in str(caught.value)
+    proc = subprocess.run([sys.executable, "-m", "wasmforge", "build", str(root)],
+                          capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    assert proc.returncode != 0
+    assert "wasmforge toolchain install javascript" in proc.stderr
+    assert "Traceback" not in proc.stderr
