@@ -2,12 +2,22 @@
 
 TinyGo, when it is on PATH, targets wasip2 and emits the component directly. Go's
 module, build and path caches live in the wasmforge cache, never in ~/go.
+
+Go's wasm runtime takes every page of linear memory from the end of its data to the
+current size as its own heap, and when it grows memory it assumes nobody else did.
+The WASI preview1 command adapter keeps its state in pages it adds to that same
+memory, so once the heap grows over them any larger program (one importing
+github.com/google/uuid, say) traps inside the adapter. The build therefore patches
+two runtime files through `go build -overlay`: the heap starts past memory that
+someone else has grown.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
@@ -53,7 +63,8 @@ class GoDriver:
     def toolchain_versions(self) -> dict[str, str]:
         if shutil.which("tinygo"):
             return {"tinygo": "PATH"}
-        return {"go": GO.version, JCO.name: JCO.version}
+        return {"go": GO.version, JCO.name: JCO.version, "go-runtime-overlay": _OVERLAY_REV,
+                "ldflags": "-s -w"}
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
         if not (project.root / "go.mod").is_file():
@@ -70,9 +81,65 @@ class GoDriver:
         go = require_pip(GO, self.name) / "go" / "bin" / "go"
         require_npm(JCO, self.name)
         env.update(GOOS="wasip1", GOARCH="wasm")
-        run_tool([go, "build", "-trimpath", "-buildvcs=false", "-o", out, "."],
+        overlay = _runtime_overlay(go.parent.parent)
+        run_tool([go, "build", "-trimpath", "-buildvcs=false", f"-overlay={overlay}",
+                  "-ldflags=-s -w", "-o", out, "."],
                  what="go build", cwd=project.root, env=env)
         return BuildOutput(out, "core")
+
+
+_OVERLAY_REV = "1"
+# (file, text in the pinned Go's runtime, replacement): see the module docstring.
+_RUNTIME_PATCHES = (
+    ("os_wasm.go",
+     "\tblocMax = uintptr(currentMemory()) * physPageSize"
+     " // record the initial linear memory size\n",
+     "\t// wasmforge: memory past the data is not assumed free (the WASI adapter may own it)\n"),
+    ("mem_wasm.go",
+     "\tif bl+n > blocMax {\n",
+     "\tif bl+n > blocMax {\n"
+     "\t\t// wasmforge: skip pages grown by someone else (the WASI adapter's state)\n"
+     "\t\tif cur := uintptr(currentMemory()) * physPageSize; cur > blocMax {\n"
+     "\t\t\tbl, blocMax = cur, cur\n"
+     "\t\t}\n"),
+    ("mem_wasm.go", "\tbloc += n\n", "\tbloc = bl + n\n"),
+)
+
+
+def _runtime_overlay(goroot: Path) -> Path:
+    """The overlay file for `go build`, written once per Go version into the cache."""
+    folder = toolchains_dir() / "go-work" / f"overlay-{GO.version}-{_OVERLAY_REV}"
+    overlay = folder / "overlay.json"
+    if overlay.is_file():
+        return overlay
+    runtime = goroot / "src" / "runtime"
+    patched: dict[str, str] = {}
+    for name, old, new in _RUNTIME_PATCHES:
+        text = patched.get(name)
+        if text is None:
+            text = (runtime / name).read_text()
+        if old not in text:
+            raise BuildFailed(f"the Go runtime in {goroot} is not the pinned {GO.spec}: "
+                              f"{name} lacks the code wasmforge patches",
+                              fix=f"reinstall it: {install_remedy('go')}")
+        patched[name] = text.replace(old, new, 1)
+    staging = Path(tempfile.mkdtemp(prefix=".overlay-", dir=_mkdir(folder.parent)))
+    replace = {}
+    for name, text in patched.items():
+        final = folder / name
+        (staging / name).write_text(text)
+        replace[str(runtime / name)] = str(final)
+    (staging / "overlay.json").write_text(json.dumps({"Replace": replace}, indent=1))
+    try:
+        staging.rename(folder)
+    except OSError:  # another build won the race; its files are the same
+        shutil.rmtree(staging, ignore_errors=True)
+    return overlay
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _go_env() -> dict[str, str]:
