@@ -6,6 +6,9 @@ Fixture names of the scripted languages (Python, JavaScript, C#) start with `scr
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -125,3 +128,25 @@ def script_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def script_new() -> Callable[[Path, str, str, dict[str, str]], Path]:
     """new(parent, language, name, files) -> project root (no build)."""
     return script_project
+
+
+# Native languages (C, Go, Rust): fixture names start with `native_`.
+
+
+@dataclass(frozen=True)
+class NativeCli:
+    """`python -m wasmforge ARGS` in a subprocess, with a given WASMFORGE_HOME/TOOLCHAINS."""
+
+    home: Path
+
+    def __call__(self, *args: str, toolchains: Path | None = None,
+                 timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, WASMFORGE_HOME=str(self.home),
+                   WASMFORGE_TOOLCHAINS=str(toolchains or REAL_TOOLCHAINS))
+        return subprocess.run([sys.executable, "-m", "wasmforge", *args], capture_output=True,
+                              text=True, env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def native_cli(tmp_path_factory: pytest.TempPathFactory) -> NativeCli:
+    return NativeCli(tmp_path_factory.mktemp("native-cli-home"))
