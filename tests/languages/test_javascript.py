@@ -38,6 +38,11 @@ if (mode === "echo") {
   console.log("not reached");
 } else if (mode === "throw") {
   throw new TypeError("boom");
+} else if (mode === "write") {
+  process.stdout.write("a");
+  console.log("b");
+  process.stdout.write("c\\n" + "x".repeat(10000) + "\\n");
+  process.stderr.write("to stderr\\n");
 } else if (mode === "await") {
   const value = await Promise.resolve("awaited");
   console.log(value);
@@ -102,6 +107,14 @@ def test_npm_dependency_is_bundled(script_js_probe, script_runner) -> None:
     run = script_runner(script_js_probe.component, ["dep"])
     assert run.ok, run.stderr
     assert run.stdout == "172800000 1m\n"
+
+
+@pytest.mark.slow
+def test_stdout_write_adds_no_newline(script_js_probe, script_runner) -> None:
+    run = script_runner(script_js_probe.component, ["write"])
+    assert run.ok, run.stderr
+    assert run.stdout == "ab\nc\n" + "x" * 10000 + "\n"
+    assert run.stderr == "to stderr\n"
 
 
 @pytest.mark.slow
