@@ -42,6 +42,8 @@ if sys.argv[1:2] == ["fail"]:
 if sys.argv[1:2] == ["boom"]:
     raise ValueError("kaboom")
 print("__name__:", __name__)
+import datetime  # noqa: E402  (strptime imports _strptime lazily, inside the call)
+print("date:", datetime.datetime.strptime("2024-01-02", "%Y-%m-%d").date())
 '''
 FILES = {
     "main.py": MAIN,
@@ -68,6 +70,16 @@ def test_script_runs_at_run_time_with_args_env_and_stdin(py_app: BuildResult,
     assert "greeting: hey other: None" in lines
     assert "stdin: from stdin" in lines
     assert "__name__: __main__" in lines
+    assert "date: 2024-01-02" in lines
+
+
+def test_template_builds_and_runs(script_build: Callable[[str, str, dict[str, str]], BuildResult],
+                                  script_runner: ScriptRunner) -> None:
+    hello = script_build("python", "pyhello", {})
+    run = script_runner(hello.component, ["Bob"], env={"GREETING": "Hey"})
+    assert run.ok, run.stderr
+    assert run.stdout == "Hey, Bob!\n"
+    assert script_runner(hello.component).stdout == "Hello, world!\n"
 
 
 def test_local_modules_and_packages_are_bundled(py_app: BuildResult,

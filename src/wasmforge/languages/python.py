@@ -8,6 +8,7 @@ script as `__main__` inside the wasi:cli/run export. Pure-Python dependencies li
 from __future__ import annotations
 
 import ast
+import importlib.util
 import sys
 from importlib import resources
 from pathlib import Path
@@ -29,6 +30,17 @@ ENTRY = "main.py"
 REQUIREMENTS = "requirements.txt"
 _SKIP_DIRS = {"build", "__pycache__", "node_modules", "venv", ".venv", "site-packages"}
 _NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
+# Never preloaded: GUI, test and tooling packages that no command-line script needs.
+_STDLIB = frozenset(sys.stdlib_module_names) - {
+    "tkinter", "turtle", "turtledemo", "idlelib", "test", "unittest", "lib2to3", "ensurepip",
+    "pydoc", "pydoc_data", "venv", "distutils", "msilib", "winreg", "winsound", "_tkinter",
+    "multiprocessing", "concurrent", "asyncio", "curses", "dbm", "sqlite3", "xmlrpc"}
+# Loaded only when the user's own code imports them: the standard library reaches these
+# lazily for debugging, archives or compression, and they would add megabytes to every build.
+_NOT_TRANSITIVE = frozenset({
+    "pdb", "bdb", "doctest", "code", "codeop", "cmd", "tarfile", "zipfile", "gzip", "bz2",
+    "lzma", "readline", "tracemalloc", "py_compile", "dis", "argparse", "difflib", "shutil",
+    "pickle", "_pickle", "inspect", "ast", "tokenize", "glob", "gettext"})
 _RUN_CPY = "import sys, componentize_py; sys.argv[0] = 'componentize-py'; " \
            "sys.exit(componentize_py.script())"
 
@@ -168,23 +180,63 @@ def _owner(site: Path, file: Path) -> str:
     return f"package {file.relative_to(site).parts[0]}"
 
 
-def _external_imports(entry: str, sources: list[str], local: set[str]) -> set[str]:
-    """Absolute imports in the user's and bundled code that are not bundled modules (the
-    standard library): the glue loads them at build time so they exist at run time."""
+def _imports(source: str, package: str | None = None) -> set[str]:
+    """Every module a source may import, at any depth (function-level imports included);
+    relative imports are resolved against `package`."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()  # componentize-py reports it with the guest's own compiler
     names: set[str] = set()
-    for source in [entry, *sources]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                if package is None:
+                    continue
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            if base:
+                names.add(base)
+                names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _external_imports(entry: str, sources: list[str], local: set[str]) -> set[str]:
+    """Standard-library modules the user's and bundled code import, with the modules those
+    import in turn (lazy, function-level imports too, read from this interpreter's standard
+    library): the glue loads them at build time, because the component has no file system
+    to import from at run time."""
+    local_roots = {module.split(".")[0] for module in local}
+    direct = {name for source in [entry, *sources] for name in _imports(source)
+              if name.split(".")[0] not in local_roots}
+    pending = list(direct)
+    found: set[str] = set()
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in found or name in seen or name.split(".")[0] not in _STDLIB:
+            continue
+        if name.split(".")[0] in _NOT_TRANSITIVE and name not in direct:
+            continue
+        seen.add(name)
         try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
-            continue  # componentize-py reports it with the guest's own compiler
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module)
-                names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in names if name.split(".")[0] not in
-            {module.split(".")[0] for module in local}}
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError, AttributeError):
+            spec = None
+        if spec is None:  # "package.attribute", or a module this interpreter lacks
+            if "." not in name:
+                found.add(name)
+            continue
+        found.add(name)
+        if not spec.origin or not spec.origin.endswith(".py"):
+            continue
+        package = name if spec.submodule_search_locations is not None else name.rpartition(".")[0]
+        pending.extend(_imports(Path(spec.origin).read_text(encoding="utf-8", errors="replace"),
+                                package or None))
+    return found
 
 
 def _python_error(message: str) -> str:
