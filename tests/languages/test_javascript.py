@@ -196,3 +196,32 @@ def test_missing_toolchain_names_the_remedy(script_new, tmp_path, monkeypatch) -
     assert proc.returncode != 0
     assert "wasmforge toolchain install javascript" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_project_node_modules_are_used(script_new, script_home, script_runner,
+                                       tmp_path) -> None:
+    root = script_new(tmp_path, "javascript", "jsmods", {
+        "main.js": 'import ms from "ms";\nconsole.log(ms(3600000));\n',
+        "package.json": PROBE_FILES["package.json"].replace("jsprobe", "jsmods"),
+    })
+    subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=root, check=True,
+                   capture_output=True, timeout=300)
+    assert (root / "node_modules" / "ms").is_dir()
+    result = build_project(root)
+    run = script_runner(result.component)
+    assert run.ok, run.stderr
+    assert run.stdout == "1h\n"
+
+
+@pytest.mark.slow
+def test_unknown_npm_package_fails_with_npms_message(script_new, script_home, tmp_path) -> None:
+    root = script_new(tmp_path, "javascript", "jsnopkg", {
+        "package.json": '{"name": "jsnopkg", "type": "module", "dependencies": '
+                        '{"wasmforge-no-such-package-xq7": "1.0.0"}}\n',
+    })
+    with pytest.raises(BuildFailed) as caught:
+        build_project(root)
+    message = str(caught.value)
+    assert "npm install" in message and "wasmforge-no-such-package-xq7" in message
+    assert "package.json" in message
