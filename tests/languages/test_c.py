@@ -3,6 +3,7 @@ build_project and run in wasmtime-py (WASIp2: args, one env var, stdin, no preop
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from conftest import NativeCli, ScriptRunner
 
 from wasmforge.errors import BuildFailed
-from wasmforge.languages.c import driver
+from wasmforge.languages.c import command_adapter_path, driver
 from wasmforge.templates import scaffold
 from wasmforge.toolchain.build import BuildResult, build_project
 
@@ -144,6 +145,9 @@ def test_status_and_versions(script_home: Path, tmp_path: Path,
     status = driver.status()
     assert status.usable, status.problem
     assert status.versions["zig"] == "0.17.0"
+    adapter = command_adapter_path().read_bytes()
+    assert status.versions["wasi-preview1-command-adapter.sha256"] == \
+        hashlib.sha256(adapter).hexdigest()
     started = time.perf_counter()
     for _ in range(100):
         driver.toolchain_versions()

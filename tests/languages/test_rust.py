@@ -55,7 +55,6 @@ fn main() {
 """
 
 
-
 @pytest.fixture(scope="session")
 def rust_hello(script_build: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
     return script_build("rust", "rshello", {})

@@ -7,6 +7,7 @@ module that the build wraps with the command adapter.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
 from wasmforge.languages.tools import (
     Requirement,
     install_remedy,
+    npm_package_dir,
     python_with,
     require_npm,
     require_pip,
@@ -26,6 +28,7 @@ from wasmforge.project import Project
 
 ZIG = Requirement("pip", "ziglang", "0.17.0")
 JCO = Requirement("npm", "@bytecodealliance/jco", "1.35.0")
+COMMAND_ADAPTER = "lib/wasi_snapshot_preview1.command.wasm"  # inside the jco package
 _SKIP_DIRS = {"build", ".git", "node_modules"}
 # -s: zig's wasi-libc carries DWARF that would make a hello component 1 MB.
 _BASE_FLAGS = ("-O2", "-s", "-Wall")
@@ -69,7 +72,7 @@ class CDriver:
         sdk = _wasi_sdk()
         if sdk is not None:
             return {"wasi-sdk": str(sdk), "cflags": " ".join(_BASE_FLAGS)}
-        return {"zig": ZIG.version, JCO.name: JCO.version, "cflags": " ".join(_BASE_FLAGS)}
+        return {"zig": ZIG.version, **adapter_versions(), "cflags": " ".join(_BASE_FLAGS)}
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
         sources = [p for p in self.source_files(project) if p.suffix == ".c"]
@@ -94,6 +97,28 @@ class CDriver:
         run_tool([sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi", *flags,
                   *relative, "-o", out], what="zig cc", cwd=project.root, env=env)
         return BuildOutput(out, "core")
+
+
+_ADAPTER_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def command_adapter_path() -> Path:
+    """The WASI preview1 command adapter of the pinned jco (may not be installed)."""
+    return npm_package_dir(JCO) / COMMAND_ADAPTER
+
+
+def adapter_versions() -> dict[str, str]:
+    """jco's version and the adapter's sha256, for the cache key and the provenance."""
+    path = command_adapter_path()
+    try:
+        stat = path.stat()
+    except OSError:
+        return {JCO.name: JCO.version, "wasi-preview1-command-adapter.sha256": "missing"}
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    digest = _ADAPTER_DIGESTS.get(key)
+    if digest is None:  # hashed once per process: this is on the no-op rebuild path
+        digest = _ADAPTER_DIGESTS[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {JCO.name: JCO.version, "wasi-preview1-command-adapter.sha256": digest}
 
 
 def _flags(project: Project) -> list[str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
 from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
-from wasmforge.languages.c import JCO, project_files
+from wasmforge.languages.c import JCO, adapter_versions, project_files
 from wasmforge.languages.tools import (
     Requirement,
     install_remedy,
@@ -63,7 +63,7 @@ class GoDriver:
     def toolchain_versions(self) -> dict[str, str]:
         if shutil.which("tinygo"):
             return {"tinygo": "PATH"}
-        return {"go": GO.version, JCO.name: JCO.version, "go-runtime-overlay": _OVERLAY_REV,
+        return {"go": GO.version, **adapter_versions(), "go-runtime-overlay": _OVERLAY_REV,
                 "ldflags": "-s -w"}
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:

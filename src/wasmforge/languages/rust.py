@@ -18,7 +18,7 @@ from pathlib import Path
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
 from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
-from wasmforge.languages.c import JCO, project_files
+from wasmforge.languages.c import JCO, adapter_versions, project_files
 from wasmforge.languages.tools import (
     Requirement,
     home,
@@ -80,7 +80,7 @@ class RustDriver:
             return {"rustc": "missing"}
         versions = {"rustc": chain.label, "target": chain.target, "profile": "release"}
         if not chain.emits_component:
-            versions[JCO.name] = JCO.version
+            versions.update(adapter_versions())
         return versions
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:

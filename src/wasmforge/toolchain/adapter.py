@@ -1,7 +1,8 @@
 """Core wasm32-wasip1 modules -> wasm32-wasip2 command components.
 
 The WASI preview1 command adapter comes from the pinned npm package
-@bytecodealliance/jco (its lib/ folder), installed by `wasmforge toolchain install`.
+@bytecodealliance/jco (its lib/ folder), installed by `wasmforge toolchain install`;
+the drivers record its sha256 in their toolchain versions (languages.c.adapter_versions).
 """
 
 from __future__ import annotations
@@ -9,15 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from wasmforge.errors import ToolchainMissing
-from wasmforge.languages.tools import Requirement, install_remedy, npm_package_dir, run_tool
+from wasmforge.languages.c import JCO, command_adapter_path
+from wasmforge.languages.tools import install_remedy, run_tool
 from wasmforge.toolchain.validate import wasm_tools
-
-JCO = Requirement("npm", "@bytecodealliance/jco", "1.35.0")
-COMMAND_ADAPTER = "lib/wasi_snapshot_preview1.command.wasm"
 
 
 def command_adapter() -> Path:
-    adapter = npm_package_dir(JCO) / COMMAND_ADAPTER
+    adapter = command_adapter_path()
     if not adapter.is_file():
         raise ToolchainMissing(f"the WASI preview1 command adapter ({JCO.spec}) is not "
                                "installed", fix=install_remedy("c"))
