@@ -7,7 +7,6 @@ module that the build wraps with the command adapter.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -99,7 +98,10 @@ class CDriver:
         return BuildOutput(out, "core")
 
 
-_ADAPTER_DIGESTS: dict[tuple[str, int, int], str] = {}
+# The adapter inside the pinned jco, pinned by content too: toolchain_versions() must be
+# constant (it is on the no-op rebuild path and must not depend on what is installed), so
+# the digest is checked where the adapter is used (toolchain.adapter.command_adapter).
+ADAPTER_SHA256 = "2a652d711c1fff34f9d5a0e073e50ef7eeb8fe7d8a6d559eae643a4c049a7b94"
 
 
 def command_adapter_path() -> Path:
@@ -108,17 +110,8 @@ def command_adapter_path() -> Path:
 
 
 def adapter_versions() -> dict[str, str]:
-    """jco's version and the adapter's sha256, for the cache key and the provenance."""
-    path = command_adapter_path()
-    try:
-        stat = path.stat()
-    except OSError:
-        return {JCO.name: JCO.version, "wasi-preview1-command-adapter.sha256": "missing"}
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    digest = _ADAPTER_DIGESTS.get(key)
-    if digest is None:  # hashed once per process: this is on the no-op rebuild path
-        digest = _ADAPTER_DIGESTS[key] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return {JCO.name: JCO.version, "wasi-preview1-command-adapter.sha256": digest}
+    """jco's version and the adapter's pinned sha256, for the cache key and provenance."""
+    return {JCO.name: JCO.version, "wasi-preview1-command-adapter.sha256": ADAPTER_SHA256}
 
 
 def _flags(project: Project) -> list[str]:

@@ -2,16 +2,18 @@
 
 The WASI preview1 command adapter comes from the pinned npm package
 @bytecodealliance/jco (its lib/ folder), installed by `wasmforge toolchain install`;
-the drivers record its sha256 in their toolchain versions (languages.c.adapter_versions).
+its sha256 is pinned (languages.c.ADAPTER_SHA256, recorded in the drivers' toolchain
+versions) and checked here before every use.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from wasmforge.errors import ToolchainMissing
-from wasmforge.languages.c import JCO, command_adapter_path
-from wasmforge.languages.tools import install_remedy, run_tool
+from wasmforge.languages.c import ADAPTER_SHA256, JCO, command_adapter_path
+from wasmforge.languages.tools import install_remedy, npm_package_dir, run_tool
 from wasmforge.toolchain.validate import wasm_tools
 
 
@@ -20,6 +22,12 @@ def command_adapter() -> Path:
     if not adapter.is_file():
         raise ToolchainMissing(f"the WASI preview1 command adapter ({JCO.spec}) is not "
                                "installed", fix=install_remedy("c"))
+    digest = hashlib.sha256(adapter.read_bytes()).hexdigest()
+    if digest != ADAPTER_SHA256:
+        raise ToolchainMissing(f"{adapter} is not the adapter {JCO.spec} ships (sha256 "
+                               f"{digest}, expected {ADAPTER_SHA256})",
+                               fix=f"remove {npm_package_dir(JCO)} and "
+                                   f"{install_remedy('c')}")
     return adapter
 
 
