@@ -26,6 +26,7 @@ from wasmforge.languages.c import JCO, adapter_versions, project_files
 from wasmforge.languages.tools import (
     Requirement,
     install_remedy,
+    pip_target,
     require_npm,
     require_pip,
     run_tool,
@@ -75,6 +76,9 @@ class GoDriver:
         env = _go_env()
         tinygo = shutil.which("tinygo")
         if tinygo:
+            pinned = pip_target(GO) / "go" / "bin"
+            if pinned.is_dir():  # TinyGo runs `go` for module resolution: use the pinned one
+                env["PATH"] = os.pathsep.join([str(pinned), env.get("PATH", "")])
             run_tool([tinygo, "build", "-target=wasip2", "-o", out, "."], what="tinygo build",
                      cwd=project.root, env=env)
             return BuildOutput(out, "component")
