@@ -12,7 +12,9 @@ import pytest
 from conftest import NativeCli, ScriptRunner
 
 from wasmforge.errors import BuildFailed
+from wasmforge.languages.base import BuildContext
 from wasmforge.languages.c import command_adapter_path, driver
+from wasmforge.project import load_project
 from wasmforge.templates import scaffold
 from wasmforge.toolchain.build import BuildResult, build_project
 
@@ -156,3 +158,24 @@ def test_status_and_versions(script_home: Path, tmp_path: Path,
     missing = driver.status()
     assert not missing.usable
     assert missing.remedy == "run `wasmforge toolchain install c`"
+
+
+@pytest.mark.skipif(driver.toolchain_versions().get("wasi-sdk") is None,
+                    reason="WASI_SDK_PATH does not name a wasi-sdk (with bin/clang) on this "
+                           "host; the zig route is the one tested here")
+def test_wasi_sdk_emits_a_component_directly(script_new: Callable[..., Path], tmp_path: Path,
+                                            script_runner: ScriptRunner) -> None:
+    root = script_new(tmp_path, "c", "csdk", {})
+    output = driver.build(load_project(root), BuildContext(tmp_path / "work"))
+    assert output.kind == "component"
+    assert script_runner(output.path, ["Sdk"]).stdout == "Hello, Sdk!\n"
+
+
+def test_zig_route_emits_a_core_module(script_new: Callable[..., Path], tmp_path: Path,
+                                       script_home: Path, monkeypatch: pytest.MonkeyPatch
+                                       ) -> None:
+    monkeypatch.delenv("WASI_SDK_PATH", raising=False)
+    root = script_new(tmp_path, "c", "czig", {})
+    output = driver.build(load_project(root), BuildContext(tmp_path / "work"))
+    assert output.kind == "core"
+    assert output.path.read_bytes()[:8] == b"\0asm\x01\x00\x00\x00"

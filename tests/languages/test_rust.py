@@ -11,7 +11,9 @@ import pytest
 from conftest import NativeCli, ScriptRunner
 
 from wasmforge.errors import BuildFailed
+from wasmforge.languages.base import BuildContext
 from wasmforge.languages.rust import driver
+from wasmforge.project import load_project
 from wasmforge.toolchain.build import BuildResult, build_project
 
 pytestmark = pytest.mark.slow
@@ -155,3 +157,14 @@ def test_status_and_versions(script_home: Path) -> None:
     assert versions["target"] in ("wasm32-wasi", "wasm32-wasip2")
     kinds = {r.kind for r in driver.requirements()}
     assert kinds == {"apt", "npm"}
+
+
+def test_the_route_decides_core_or_component(script_new: Callable[..., Path], tmp_path: Path,
+                                            script_home: Path) -> None:
+    """rustup with wasm32-wasip2 emits the component; Debian's wasm32-wasi a core module."""
+    root = script_new(tmp_path, "rust", "rsroute", {})
+    output = driver.build(load_project(root), BuildContext(tmp_path / "work"))
+    wasip2 = driver.toolchain_versions()["target"] == "wasm32-wasip2"
+    assert output.kind == ("component" if wasip2 else "core")
+    layer = output.path.read_bytes()[4:8]
+    assert layer == (b"\x0d\x00\x01\x00" if wasip2 else b"\x01\x00\x00\x00")
