@@ -168,3 +168,16 @@ def test_the_route_decides_core_or_component(script_new: Callable[..., Path], tm
     assert output.kind == ("component" if wasip2 else "core")
     layer = output.path.read_bytes()[4:8]
     assert layer == (b"\x0d\x00\x01\x00" if wasip2 else b"\x01\x00\x00\x00")
+
+
+def test_crate_too_new_for_rustc_names_the_pin(script_new: Callable[..., Path], tmp_path: Path,
+                                               script_home: Path) -> None:
+    if driver.toolchain_versions()["target"] == "wasm32-wasip2":
+        pytest.skip("a rustup toolchain is new enough for the newest itoa")
+    toml = CRATE_TOML.replace('"=1.0.9"', '"1"')
+    root = script_new(tmp_path, "rust", "rsitoa", {"Cargo.toml": toml, "Cargo.lock": "",
+                                                   "src/main.rs": CRATE_MAIN})
+    with pytest.raises(BuildFailed) as failed:
+        build_project(root)
+    assert "requires rustc" in str(failed.value)
+    assert "pin a release of that crate" in str(failed.value)

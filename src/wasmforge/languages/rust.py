@@ -110,7 +110,17 @@ class RustDriver:
                  "--manifest-path", manifest]
         if not ctx.verbose:
             argv.append("--quiet")
-        run_tool(argv, what=f"cargo build ({chain.target})", cwd=project.root, env=env)
+        try:
+            run_tool(argv, what=f"cargo build ({chain.target})", cwd=project.root, env=env)
+        except BuildFailed as failed:
+            if "requires rustc" not in failed.what or chain.emits_component:
+                raise
+            # cargo 0.66 resolves the newest version of a crate, whatever its MSRV.
+            raise BuildFailed(failed.what, where=failed.where,
+                              fix="pin a release of that crate that supports rustc "
+                                  f"{DEBIAN_RUSTC.version} in Cargo.toml (e.g. `crate = "
+                                  "\"=x.y.z\"`) or install a rustup toolchain with `rustup "
+                                  f"target add {_WASIP2}`") from None
         wasm = _artifact(target_dir / chain.target / "release", manifest)
         out = ctx.work_dir / f"{project.name}.wasm"
         out.write_bytes(wasm.read_bytes())
