@@ -155,6 +155,9 @@ def test_uncaught_error_is_reported_and_fails(script_js_probe, script_runner) ->
     run = script_runner(script_js_probe.component, ["throw"])
     assert not run.ok
     assert "TypeError: boom" in run.stderr
+    # frames name the user's file and line, not the generated wrapper
+    assert "@main.js:23" in run.stderr
+    assert "component.js" not in run.stderr and "initializer.js" not in run.stderr
 
 
 @pytest.mark.slow

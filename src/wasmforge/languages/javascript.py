@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
+from wasmforge.languages import glue
 from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
 from wasmforge.languages.glue import wit
 from wasmforge.languages.tools import (
@@ -68,7 +69,8 @@ class JavaScriptDriver:
         return {}
 
     def toolchain_versions(self) -> dict[str, str]:
-        return {req.name: req.version for req in (COMPONENTIZE_JS, ESBUILD, wit.JCO)}
+        return {**{req.name: req.version for req in (COMPONENTIZE_JS, ESBUILD, wit.JCO)},
+                "wasmforge-glue": glue.digest(*_GLUE)}
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
         node = require_binary("node", self.name, _NODE_FIX)

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
+from wasmforge.languages import glue
 from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
 from wasmforge.languages.glue import wit
 from wasmforge.languages.tools import (
@@ -70,7 +71,8 @@ class PythonDriver:
         return {}
 
     def toolchain_versions(self) -> dict[str, str]:
-        return {COMPONENTIZE_PY.name: COMPONENTIZE_PY.version, wit.JCO.name: wit.JCO.version}
+        return {COMPONENTIZE_PY.name: COMPONENTIZE_PY.version, wit.JCO.name: wit.JCO.version,
+                "wasmforge-glue": glue.digest("python_main.py")}
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
         target = require_pip(COMPONENTIZE_PY, self.name)

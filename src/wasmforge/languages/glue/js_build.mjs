@@ -23,6 +23,7 @@ const shimPlugin = {
 };
 
 let bundled;
+let sourceMap;
 try {
   const result = await esbuild.build({
     entryPoints: [config.entry],
@@ -40,8 +41,12 @@ try {
     plugins: [shimPlugin],
     logLevel: "silent",
     charset: "utf8",
+    outfile: path.join(config.root, "bundle.js"),
+    sourcemap: "external",
+    sourcesContent: false,
   });
-  bundled = result.outputFiles[0].text;
+  bundled = result.outputFiles.find((f) => f.path.endsWith(".js")).text;
+  sourceMap = JSON.parse(result.outputFiles.find((f) => f.path.endsWith(".map")).text);
 } catch (err) {
   const messages = await esbuild.formatMessages(err.errors ?? [], { kind: "error", color: false });
   process.stderr.write(messages.length ? messages.join("") : String(err));
@@ -51,6 +56,7 @@ try {
 // Imports of wasi: interfaces stay module imports; everything else becomes the body of main().
 const hoisted = [];
 const body = [];
+const bodyOrigin = []; // bundle line index of each body line
 const lines = bundled.split("\n");
 for (let i = 0; i < lines.length; i++) {
   let line = lines[i];
@@ -67,17 +73,71 @@ for (let i = 0; i < lines.length; i++) {
     while (!/;\s*$/.test(line) && i + 1 < lines.length) line = lines[++i];
   } else {
     body.push(line);
+    bodyOrigin.push(i);
   }
 }
+
+// Stack traces name the user's files: a table from the wrapper's lines to source lines,
+// taken from esbuild's source map (the first mapped segment of each bundle line).
+function sourceLines(mappings) {
+  const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const table = [];
+  let source = 0;
+  let line = 0;
+  mappings.split(";").forEach((group, generated) => {
+    for (const segment of group.split(",")) {
+      const values = [];
+      let value = 0;
+      let shift = 0;
+      for (const ch of segment) {
+        const digit = digits.indexOf(ch);
+        value += (digit & 31) << shift;
+        if (digit & 32) {
+          shift += 5;
+        } else {
+          values.push(value & 1 ? -(value >>> 1) : value >>> 1);
+          value = 0;
+          shift = 0;
+        }
+      }
+      if (values.length >= 4) {
+        source += values[1];
+        line += values[2];
+        table[generated] ??= [source, line + 1];
+      }
+    }
+  });
+  return table;
+}
+const bundleLines = sourceLines(sourceMap.mappings);
+const firstBodyLine = Math.max(hoisted.length, 1) + 2;
+const wrapperLines = {};
+bodyOrigin.forEach((origin, k) => {
+  if (bundleLines[origin]) wrapperLines[firstBodyLine + k] = bundleLines[origin];
+});
+const sources = sourceMap.sources.map((s) => s.replace(/^(\.\.\/)+/, ""));
 
 const wrapper = `${hoisted.join("\n")}
 async function __wasmforgeMain() {
 ${body.join("\n")}
 }
 
+const __wasmforgeSources = ${JSON.stringify(sources)};
+const __wasmforgeLines = ${JSON.stringify(wrapperLines)};
+
+function __wasmforgeFrame(frame) {
+  return frame.replace(/component\\.js:(\\d+):\\d+/, (found, line) => {
+    const origin = __wasmforgeLines[line];
+    return origin ? \`\${__wasmforgeSources[origin[0]]}:\${origin[1]}\` : found;
+  });
+}
+
 function __wasmforgeReport(err) {
-  const stack = err && err.stack ? String(err.stack).trim() : "";
-  console.error(stack ? \`Uncaught \${err}\\n\${stack}\` : \`Uncaught \${err}\`);
+  const frames = err && err.stack ? String(err.stack).trim().split("\\n") : [];
+  const shown = frames
+    .filter((f) => !/^run@component\\.js|initializer\\.js/.test(f))
+    .map((f) => __wasmforgeFrame(f.replace(/^__wasmforgeMain@/, "@")));
+  console.error([\`Uncaught \${err}\`, ...shown].join("\\n"));
 }
 
 export const run = {
