@@ -59,7 +59,7 @@ class CDriver:
             require_npm(JCO, self.name)
         except ToolchainMissing as missing:
             return ToolStatus(False, problem=missing.what, remedy=install_remedy(self.name))
-        return ToolStatus(True, self.toolchain_versions())
+        return ToolStatus(True, {"zig": ZIG.version, "jco": JCO.version})
 
     def source_files(self, project: Project) -> list[Path]:
         return project_files(project.root, (".c", ".h"))

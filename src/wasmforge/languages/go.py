@@ -52,7 +52,7 @@ class GoDriver:
             require_npm(JCO, self.name)
         except ToolchainMissing as missing:
             return ToolStatus(False, problem=missing.what, remedy=install_remedy(self.name))
-        return ToolStatus(True, self.toolchain_versions())
+        return ToolStatus(True, {"go": GO.version, "jco": JCO.version})
 
     def source_files(self, project: Project) -> list[Path]:
         return [p for p in project_files(project.root, (".go", ".mod", ".sum", ".s"))

@@ -63,7 +63,8 @@ class RustDriver:
                 require_npm(JCO, self.name)
         except ToolchainMissing as missing:
             return ToolStatus(False, problem=missing.what, remedy=missing.fix)
-        return ToolStatus(True, self.toolchain_versions())
+        shown = {"rustc": chain.label, "target": chain.target}
+        return ToolStatus(True, shown if chain.emits_component else shown | {"jco": JCO.version})
 
     def source_files(self, project: Project) -> list[Path]:
         return [p for p in project_files(project.root, (".rs", ".toml", ".lock"))
