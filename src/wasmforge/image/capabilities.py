@@ -13,8 +13,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import jsonschema
-
 from wasmforge.errors import ImageError
 from wasmforge.project import Capabilities, Limits, Mount, format_size, parse_duration, parse_size
 
@@ -30,7 +28,9 @@ def schema() -> dict[str, Any]:
 
 
 @cache
-def _validator() -> jsonschema.protocols.Validator:
+def _validator() -> Any:
+    import jsonschema  # 0.1 s to import: only readers of images pay it
+
     return jsonschema.Draft202012Validator(schema())
 
 
@@ -80,7 +80,9 @@ def from_json(data: bytes | str) -> Capabilities:
 
 
 def from_dict(doc: Any) -> Capabilities:
-    problem = jsonschema.exceptions.best_match(_validator().iter_errors(doc))
+    from jsonschema.exceptions import best_match
+
+    problem = best_match(_validator().iter_errors(doc))
     if problem is not None:
         key = ".".join(str(part) for part in problem.absolute_path) or "(top level)"
         raise ImageError(f"the capabilities layer is invalid at '{key}': {problem.message}",
