@@ -156,7 +156,8 @@ def doctor(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     for row in report["languages"]:
         versions = ", ".join(f"{k} {v}" for k, v in row["versions"].items())
         usable = "[green]yes[/]" if row["usable"] else "[red]no[/]"
-        remedy = "" if row["usable"] else f"{row['problem']} {row['remedy']}".strip()
+        remedy = "" if row["usable"] else "; ".join(
+            part for part in (row["problem"], row["remedy"]) if part)
         table.add_row(row["language"], usable, versions, remedy)
     out.print(table)
     tiers = Table(title="isolation tiers")
