@@ -42,7 +42,7 @@ def test_status_names_what_is_missing(tmp_path: Path, monkeypatch: pytest.Monkey
     assert COMPONENTIZE_DOTNET in status.problem
     if shutil.which("dotnet") is None:
         assert "`dotnet` is not on PATH" in status.problem
-    assert "dotnet restore" in status.remedy and "nuget.org" in status.remedy
+    assert "dotnet restore" in status.remedy and "NuGet" in status.remedy
 
 
 @pytest.mark.skipif(shutil.which("dotnet") is not None,

@@ -2,7 +2,7 @@
 
 componentize-dotnet (NuGet `BytecodeAlliance.Componentize.DotNet.Wasm.SDK`) drives
 NativeAOT-LLVM, the WASI SDK and wasm-tools from one PackageReference; it needs a .NET 10
-SDK and NuGet access to nuget.org plus the dotnet-experimental feed (for NativeAOT-LLVM).
+SDK and NuGet access to the gallery plus the dotnet-experimental feed (for NativeAOT-LLVM).
 Where `dotnet` or the package is absent (as on machines whose registries serve no
 WASI-capable .NET toolchain), `status` names what is missing and `build` fails with the
 remedy instead of producing anything.
@@ -26,10 +26,8 @@ COMPONENTIZE_DOTNET_VERSION = "0.8.0-preview00011"
 DOTNET_MAJOR = 10
 ENTRY = "Program.cs"
 _SKIP_DIRS = {"bin", "obj", "build"}
-_EXPERIMENTAL_FEED = ("https://pkgs.dev.azure.com/dnceng/public/_packaging/dotnet-experimental/"
-                      "nuget/v3/index.json")
-_REMEDY = (f"on a machine that reaches nuget.org and the dotnet-experimental feed "
-           f"({_EXPERIMENTAL_FEED}), install the .NET {DOTNET_MAJOR} SDK (https://dot.net) and "
+_REMEDY = (f"on a machine that reaches the NuGet gallery and the dotnet-experimental feed "
+           f"(which serves NativeAOT-LLVM), install the .NET {DOTNET_MAJOR} SDK and "
            f"run `dotnet restore` in the project to fetch {COMPONENTIZE_DOTNET} "
            f"{COMPONENTIZE_DOTNET_VERSION}; no registry wasmforge installs from serves a "
            "WASI-capable .NET toolchain")
