@@ -137,7 +137,8 @@ def install_aot_tool(wasmtime: str | None = None, *, jobs: int = 2) -> Path:
             raise ToolchainMissing("hyperlight-sandbox-backend-wasm is not installed",
                                    fix="pip install 'wasmforge[hyperlight]'")
         wasmtime = backend.wasmtime
-    cargo = shutil.which("cargo")
+    rustup_cargo = Path.home() / ".cargo" / "bin" / "cargo"  # newer than a distro's cargo
+    cargo = str(rustup_cargo) if rustup_cargo.is_file() else shutil.which("cargo")
     if cargo is None:
         raise ToolchainMissing("cargo is not on PATH (needed once to build the Hyperlight "
                                "precompiler)", fix="install Rust >= 1.85 with rustup")
