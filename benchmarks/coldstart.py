@@ -103,6 +103,10 @@ def main() -> int:
     options = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="wasmforge-coldstart-"))
+    from wasmforge.languages.tools import toolchains_dir
+
+    # A private home (keys, trust store, caches) that still finds the installed toolchains.
+    os.environ.setdefault("WASMFORGE_TOOLCHAINS", str(toolchains_dir()))
     os.environ.setdefault("WASMFORGE_HOME", str(work / "home"))
     rows: list[dict[str, Any]] = []
     try:
