@@ -2,30 +2,9 @@
 // JSON request to the state component, then runs the user's command (wasi:cli/run).
 // The guest's stdout and stderr go to WASI stdio as they are written, not into the result.
 
-#include <stddef.h>
-#include <stdint.h>
+#include "cabi_alloc.h"
 
-#define WF_EXPORT(name) __attribute__((export_name(name)))
 #define WF_IMPORT(module, name) __attribute__((import_module(module), import_name(name)))
-
-extern unsigned char __heap_base;
-static uintptr_t heap_top = (uintptr_t)&__heap_base;
-
-WF_EXPORT("cabi_realloc")
-void *cabi_realloc(void *old, size_t old_size, size_t align, size_t new_size) {
-    uintptr_t at = (heap_top + align - 1) & ~(uintptr_t)(align - 1);
-    uintptr_t end = at + new_size;
-    size_t have = __builtin_wasm_memory_size(0) * 65536;
-    if (end > have) {
-        size_t pages = (end - have + 65535) / 65536;
-        if (__builtin_wasm_memory_grow(0, pages) == (size_t)-1) __builtin_trap();
-    }
-    heap_top = end;
-    unsigned char *dst = (unsigned char *)at;
-    const unsigned char *src = old;
-    for (size_t i = 0; old && i < old_size && i < new_size; i++) dst[i] = src[i];
-    return dst;
-}
 
 WF_IMPORT("wasmforge:executor/request@0.1.0", "set")
 void request_set(const char *json, size_t len, uint32_t *result);
