@@ -9,26 +9,22 @@ loopback port with its own storage, stopped when the session ends.
 from __future__ import annotations
 
 import http.client
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from image_helpers import PROVENANCE, free_port, make_project
+from image_helpers import PROVENANCE, make_project
+from registry_support import serve_registry
 
 from wasmforge.image.layout import write_image
 from wasmforge.image.model import PRECOMPILED_MEDIA_TYPE, Layer, WitSummary
 
 ADAPTER = Path("/tmp/setup/npmtc/node_modules/@bytecodealliance/jco/lib/"
                "wasi_snapshot_preview1.command.wasm")
-REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 
 HELLO_WAT = """
 (module
@@ -119,17 +115,6 @@ def signed_image(build_image: Callable[..., tuple[Path, str]], keypair) -> tuple
 # ------------------------------------------------------------------ the registry
 
 
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
-
-
 class RunningRegistry:
     def __init__(self, host: str, storage: Path) -> None:
         self.host = host
@@ -143,29 +128,9 @@ class RunningRegistry:
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
-    if not os.access(REGISTRY_BIN, os.X_OK):
-        pytest.skip("Debian's docker-registry is not installed (apt-get install docker-registry)")
     work = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    config = work / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {work / 'storage'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n")
-    log = (work / "registry.log").open("wb")
-    proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=log, stderr=log,
-                            start_new_session=True)
-    try:
-        wait_for_port(port)
-        yield RunningRegistry(f"127.0.0.1:{port}", work / "storage")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with serve_registry(work) as host:
+        yield RunningRegistry(host, work / "storage")
 
 
 @pytest.fixture()
@@ -176,8 +141,6 @@ def auth_registry(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         import crypt
-    if not os.access(REGISTRY_BIN, os.X_OK):
-        pytest.skip("Debian's docker-registry is not installed (apt-get install docker-registry)")
     work = tmp_path / "auth-registry"
     work.mkdir()
     user, password = "ci", "s3cret-pw"
@@ -185,27 +148,10 @@ def auth_registry(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     if not hashed or not hashed.startswith("$2"):
         pytest.skip("this libc's crypt() cannot make bcrypt hashes for htpasswd")
     (work / "htpasswd").write_text(f"{user}:{hashed}\n")
-    port = free_port()
-    config = work / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {work / 'storage'}\n"
-        f"auth:\n  htpasswd:\n    realm: wasmforge-test\n    path: {work / 'htpasswd'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n")
-    log = (work / "registry.log").open("wb")
-    proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=log, stderr=log,
-                            start_new_session=True)
-    try:
-        wait_for_port(port)
-        yield f"127.0.0.1:{port}", user, password
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    auth = (f"auth:\n  htpasswd:\n    realm: wasmforge-test\n"
+            f"    path: {work / 'htpasswd'}\n")
+    with serve_registry(work, auth) as host:
+        yield host, user, password
 
 
 class _FailingProxy(BaseHTTPRequestHandler):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 import tarfile
 from pathlib import Path
 
@@ -40,8 +39,3 @@ def write_tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -
             tar.addfile(info, io.BytesIO(data) if data is not None else None)
     path.write_bytes(buffer.getvalue())
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -95,7 +95,7 @@ def test_push_and_pull_from_the_command_line(signed_image: tuple[Path, str], reg
 
 
 def test_pull_from_a_registry_that_is_down(tmp_path: Path) -> None:
-    from image_helpers import free_port
+    from registry_support import free_port
 
     proc = wasmforge("pull", f"127.0.0.1:{free_port()}/x/y:1", "-o", "y.oci.tar", cwd=tmp_path)
     one_sentence_failure(proc, "cannot reach registry")

@@ -58,7 +58,7 @@ def test_push_without_a_tag_uses_the_version(signed_image: tuple[Path, str],
 
 def test_a_registry_that_is_down_is_one_sentence_and_writes_nothing(
         signed_image: tuple[Path, str], tmp_path: Path) -> None:
-    from image_helpers import free_port
+    from registry_support import free_port
 
     path, _ = signed_image
     dead = f"127.0.0.1:{free_port()}"
