@@ -42,8 +42,9 @@ def main() -> int:
         console.print(keys.stderr)
         return 1
     table = Table(title="wasmforge: new -> build --sign-key -> run, per language")
-    for column in ("language", "result", "build s", "component", "run ms", "guest output"):
-        table.add_column(column)
+    for column in ("language", "result", "build s", "component", "run ms"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("guest output", no_wrap=True, overflow="ellipsis")
     failures = 0
     for language in LANGUAGES:
         status = get_driver(language).status()
