@@ -43,8 +43,8 @@ def main() -> int:
         return 1
     table = Table(title="wasmforge: new -> build --sign-key -> run, per language")
     for column in ("language", "result", "build s", "component", "run ms"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("guest output", no_wrap=True, overflow="ellipsis")
+        table.add_column(column, no_wrap=True, min_width=len(column))
+    table.add_column("guest output", no_wrap=True, overflow="ellipsis", max_width=48)
     failures = 0
     for language in LANGUAGES:
         status = get_driver(language).status()
