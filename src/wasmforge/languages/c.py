@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
+from wasmforge.languages import tools
 from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
 from wasmforge.languages.tools import (
     Requirement,
@@ -35,12 +36,8 @@ _BASE_FLAGS = ("-O2", "-s", "-Wall")
 
 def project_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
     """Files with `suffixes` under `root`, skipping build outputs and VCS folders."""
-    found = []
-    for path in root.rglob("*"):
-        parts = path.relative_to(root).parts
-        if path.is_file() and path.suffix in suffixes and not _SKIP_DIRS & set(parts[:-1]):
-            found.append(path)
-    return sorted(found)
+    return tools.project_files(root, lambda path: path.suffix in suffixes,
+                               skip_dirs=_SKIP_DIRS, skip_hidden=False)
 
 
 class CDriver:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
 from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
-from wasmforge.languages.tools import Requirement, run_tool
+from wasmforge.languages.tools import Requirement, project_files, run_tool
 from wasmforge.project import Project
 
 COMPONENTIZE_DOTNET = "BytecodeAlliance.Componentize.DotNet.Wasm.SDK"
@@ -47,15 +47,9 @@ class CSharpDriver:
         return ToolStatus(True, self.toolchain_versions() | {"dotnet": _dotnet_version()})
 
     def source_files(self, project: Project) -> list[Path]:
-        found = []
-        for path in project.root.rglob("*"):
-            parts = path.relative_to(project.root).parts
-            if any(p in _SKIP_DIRS or p.startswith(".") for p in parts[:-1]):
-                continue
-            if path.is_file() and (path.suffix in {".cs", ".csproj", ".wit", ".props"}
-                                   or path.name.lower() == "nuget.config"):
-                found.append(path)
-        return sorted(found)
+        return project_files(project.root, lambda path: (
+            path.suffix in {".cs", ".csproj", ".wit", ".props"}
+            or path.name.lower() == "nuget.config"), skip_dirs=_SKIP_DIRS)
 
     def template_vars(self, name: str) -> dict[str, str]:
         namespace = "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_]", name))

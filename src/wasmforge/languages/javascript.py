@@ -21,6 +21,7 @@ from wasmforge.languages.glue import wit
 from wasmforge.languages.tools import (
     Requirement,
     install_remedy,
+    project_files,
     require_binary,
     require_npm,
     run_tool,
@@ -55,15 +56,9 @@ class JavaScriptDriver:
         return ToolStatus(True, {**self.toolchain_versions(), "wasi": version})
 
     def source_files(self, project: Project) -> list[Path]:
-        found = []
-        for path in project.root.rglob("*"):
-            parts = path.relative_to(project.root).parts
-            if any(p in _SKIP_DIRS or p.startswith(".") for p in parts[:-1]):
-                continue
-            if path.is_file() and (path.suffix in _SOURCE_SUFFIXES
-                                   or path.name == "package-lock.json"):
-                found.append(path)
-        return sorted(found)
+        return project_files(project.root, lambda path: (
+            path.suffix in _SOURCE_SUFFIXES or path.name == "package-lock.json"),
+            skip_dirs=_SKIP_DIRS)
 
     def template_vars(self, name: str) -> dict[str, str]:
         return {}

@@ -20,6 +20,7 @@ from wasmforge.languages.glue import wit
 from wasmforge.languages.tools import (
     Requirement,
     install_remedy,
+    project_files,
     python_with,
     require_pip,
     run_tool,
@@ -114,13 +115,7 @@ class PythonDriver:
 
 
 def _python_files(root: Path) -> list[Path]:
-    found: list[Path] = []
-    for path in root.rglob("*.py"):
-        parts = path.relative_to(root).parts
-        if any(part in _SKIP_DIRS or part.startswith(".") for part in parts[:-1]):
-            continue
-        found.append(path)
-    return found
+    return project_files(root, lambda path: path.suffix == ".py", skip_dirs=_SKIP_DIRS)
 
 
 def _modules(root: Path, *, skip: Path | None,

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -35,6 +35,20 @@ class Requirement:
         if self.kind == "npm":
             return f"{self.name}@{self.version}"
         return self.name
+
+
+def project_files(root: Path, wanted: Callable[[Path], bool], *, skip_dirs: Set[str],
+                  skip_hidden: bool = True) -> list[Path]:
+    """Sorted files under `root` that `wanted` accepts, never descending into `skip_dirs`
+    (build outputs, dependency folders) nor, with `skip_hidden`, into dot-folders."""
+    found = []
+    for path in root.rglob("*"):
+        folders = path.relative_to(root).parts[:-1]
+        if any(f in skip_dirs or (skip_hidden and f.startswith(".")) for f in folders):
+            continue
+        if path.is_file() and wanted(path):
+            found.append(path)
+    return sorted(found)
 
 
 def home() -> Path:
