@@ -1,35 +1,37 @@
-"""`wasmforge build --hyperlight` end to end, through the lead's build_project (runs once
-the C driver and its template exist; skips with the reason until then)."""
+"""`wasmforge build --hyperlight` end to end for every language with a toolchain here:
+the image carries the composed executor and its AOT code, the composition passed the
+hosted-interface check, and under in-process wasmtime the executor runs the user's hello
+with the request's arguments and environment."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from wasmforge.guest import hyperlight as guest
+from wasmforge.guest.executor import request_json
 from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, HYPERLIGHT_COMPONENT_MEDIA_TYPE
 
 pytestmark = pytest.mark.slow
 
 
-def test_build_hyperlight_adds_the_executor_and_its_aot_code(
-        tmp_path: Path, jco: Path, aot_wasmtime: str) -> None:
-    if importlib.util.find_spec("wasmforge.languages.c") is None:
-        pytest.skip("the C language driver (wasmforge.languages.c) has not landed yet")
+@pytest.mark.parametrize("language", ["c", "go", "rust", "python", "javascript"])
+def test_build_hyperlight_adds_a_runnable_executor_and_its_aot_code(
+        language: str, tmp_path: Path, jco: Path, aot_wasmtime: str) -> None:
     from wasmforge.errors import ToolchainMissing
     from wasmforge.image.reader import load_image
+    from wasmforge.runtime.hypervisor import dispatcher, run_executor_in_wasmtime
     from wasmforge.templates import scaffold
     from wasmforge.toolchain.build import build_project
 
     root = tmp_path / "hello"
-    scaffold("hello", "c", root)
+    scaffold("hello", language, root)
     try:
         result = build_project(root, hyperlight=True)
     except ToolchainMissing as missing:
-        pytest.skip(f"the C toolchain is not installed here: {missing}")
+        pytest.skip(f"the {language} toolchain is not installed here: {missing}")
     image = load_image(result.image, allow_unsigned=True)
     component = image.layer(HYPERLIGHT_COMPONENT_MEDIA_TYPE)
     aot = image.layer(HYPERLIGHT_AOT_MEDIA_TYPE)
@@ -42,3 +44,10 @@ def test_build_hyperlight_adds_the_executor_and_its_aot_code(
     engine = guest.aot_engine(aot.data)
     assert engine is not None and engine.wasmtime == aot_wasmtime
     assert aot.annotations["org.wasmforge.hyperlight.wasmtime"] == aot_wasmtime
+
+    output = tmp_path / "output"
+    output.mkdir()
+    request = request_json(["hello", "hyperlight"], [("GREETING", "Howdy")])
+    ran = run_executor_in_wasmtime(component.data, request, dispatcher([], {}), output)
+    assert (ran.exit_code, ran.stderr) == (0, "")
+    assert "Howdy" in ran.stdout and "hyperlight" in ran.stdout

@@ -7,6 +7,11 @@ Two layers are added to the image:
                                    hyperlight-sandbox-backend-wasm guest
 The precompiler is wasmforge's own small Rust tool (guest/aot), built once per wasmtime
 version into the toolchain cache by `install_aot_tool` (about 3.5 min on 2 cores).
+
+Before anything is precompiled, `check_hosted` proves the composition links in the guest:
+each import resolves there (exactly or on its semver track, as wasmtime's Linker does) and
+each function and resource it names is defined, so a component importing what the backend
+does not host fails the build instead of the VM's first load.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ import importlib.util
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
 from wasmforge.guest import executor as executor_src
 from wasmforge.guest import hyperlight as guest
+from wasmforge.guest.deny.stub import world_imports
 from wasmforge.image.model import (
     HYPERLIGHT_AOT_MEDIA_TYPE,
     HYPERLIGHT_COMPONENT_MEDIA_TYPE,
@@ -28,6 +36,7 @@ from wasmforge.image.model import (
 )
 from wasmforge.languages import tools
 from wasmforge.project import Project
+from wasmforge.toolchain.capcheck import decode_wit
 
 AOT_CRATE = Path(executor_src.__file__).parent.parent / "aot"
 AOT_BINARY = "wasmforge-hyperlight-aot"
@@ -52,6 +61,7 @@ def hyperlight_layers(component: bytes, project: Project, work_dir: Path) -> lis
     executor = executor_src.build_executor(work_dir / "executor", wasi_wit(wasi_version),
                                            wasi_version, zig_env())
     composed = executor_src.compose(executor, user, work_dir / "executor.wasm")
+    check_hosted(composed, backend, where=str(project.manifest_path))
     aot = work_dir / "executor.aot"
     _run([str(tool), "compile", str(composed), str(aot)], "precompiling for Hyperlight")
     code = aot.read_bytes()
@@ -70,6 +80,36 @@ def hyperlight_layers(component: bytes, project: Project, work_dir: Path) -> lis
             f"{ANNOTATION}.component": digest,
         }),
     ]
+
+
+def check_hosted(composed: Path, backend: guest.BackendGuest, *, where: str) -> None:
+    """Refuse a composition that the backend's guest could not link (see the module doc)."""
+    image = backend.image()
+    resolve = decode_wit(composed)
+    label = f"{guest.BACKEND_PACKAGE} {backend.package_version}"
+    for name, interface_id in world_imports(resolve).items():
+        hosted = guest.hosted_interface(image, name)
+        if hosted is None:
+            raise BuildFailed(
+                f"the component imports {name}, which the Hyperlight backend ({label}) does "
+                "not host, so its VM could not load it", where=where,
+                fix="remove what imports it (or compile it out: leave its capability off with "
+                    "[build] deny_ungranted = true), or build without --hyperlight")
+        missing = [item for item in _named_items(resolve, interface_id)
+                   if not guest.guest_defines(image, item)]
+        if missing:
+            raise BuildFailed(
+                f"the component imports {name} {', '.join(missing)}, which the Hyperlight "
+                f"backend ({label}) does not define: it hosts {hosted}", where=where,
+                fix="stop calling it, or build without --hyperlight")
+
+
+def _named_items(resolve: Mapping[str, Any], interface_id: int) -> list[str]:
+    """The functions and the resources an imported interface asks the host to define."""
+    interface = resolve["interfaces"][interface_id]
+    resources = [t["name"] for t in resolve["types"]
+                 if t.get("kind") == "resource" and t.get("owner") == {"interface": interface_id}]
+    return [*interface["functions"], *resources]
 
 
 def check_aot(code: bytes, wasmtime: str) -> None:
