@@ -102,14 +102,7 @@ def aot_tool_or_skip() -> str:
     if backend is None:
         pytest.skip("hyperlight-sandbox-backend-wasm is not installed "
                     "(pip install 'wasmforge[hyperlight]')")
-    path = aot_tool_path(backend.wasmtime)
-    # Other folders' fixtures may point WASMFORGE_HOME at a scratch dir: also look in the
-    # default toolchain cache, and use what is found there.
-    default = Path.home() / ".cache" / "wasmforge" / "toolchains" / path.relative_to(
-        path.parent.parent.parent)
-    if not path.is_file() and default.is_file():
-        os.environ["WASMFORGE_HYPERLIGHT_AOT"] = str(default)
-        path = default
+    path = aot_tool_path(backend.wasmtime)  # WASMFORGE_TOOLCHAINS is pinned (tests/conftest.py)
     if not path.is_file():
         pytest.skip(f"the Hyperlight precompiler is not built at {path} (run `python -c "
                     "'from wasmforge.toolchain.hyperlight import install_aot_tool; "

@@ -98,3 +98,54 @@ def test_the_layers_are_reproducible(hyperlight_image_layers: list[Layer], jco: 
                       capabilities=Capabilities(tools=("add",)))
     again = hyperlight_layers(user_component.read_bytes(), project, tmp_path / "elsewhere")
     assert again == hyperlight_image_layers
+
+
+@pytest.fixture(scope="module")
+def loadable(hyperlight_image_layers: list[Layer], composed: Path, aot_wasmtime: str,
+             tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list]:
+    """(precompiler, the AOT code on disk, what the guest must host for it)."""
+    from wasmforge.toolchain.hyperlight import aot_tool, check_hosted
+
+    aot = tmp_path_factory.mktemp("load") / "executor.aot"
+    aot.write_bytes(next(x.data for x in hyperlight_image_layers
+                         if x.media_type == HYPERLIGHT_AOT_MEDIA_TYPE))
+    hosted = check_hosted(composed, _backend(), where="wasmforge.toml")
+    return aot_tool(aot_wasmtime), aot, hosted
+
+
+@pytest.mark.slow
+def test_the_aot_code_links_against_the_guests_wasi_0_2_0_names_and_answers_a_load(
+        loadable: tuple[Path, Path, list]) -> None:
+    from wasmforge.toolchain.hyperlight import check_load
+
+    tool, aot, hosted = loadable
+    # The composition imports WASI @0.2.12; the guest hosts @0.2.0 (and tools, unversioned).
+    assert {item.interface for item in hosted} >= {"wasi:io/streams@0.2.0",
+                                                    "hyperlight:sandbox/tools"}
+    check_load(tool, aot, hosted)
+    answer = subprocess.run([str(tool), "link", str(aot), str(aot.with_suffix(".hosted.tsv"))],
+                            capture_output=True, text=True, check=True).stdout
+    assert 'Record([("stdout", String("")), ("stderr", String("")), ("exit-code", S32(0))])' \
+        in answer
+
+
+@pytest.mark.slow
+def test_aot_code_the_guest_could_not_link_is_refused_at_build(
+        loadable: tuple[Path, Path, list]) -> None:
+    from dataclasses import replace
+
+    from wasmforge.toolchain.hyperlight import check_load
+
+    tool, aot, hosted = loadable
+    without = [item for item in hosted if item.name != "get-directories"]
+    with pytest.raises(BuildFailed, match="get-directories` has the wrong type: function "
+                                          "implementation is missing"):
+        check_load(tool, aot, without)
+    other_track = [replace(item, interface=item.interface.replace("@0.2.0", "@0.3.0"))
+                   for item in hosted]
+    with pytest.raises(BuildFailed, match="a matching implementation was not found"):
+        check_load(tool, aot, other_track)
+    truncated = aot.with_name("truncated.aot")
+    truncated.write_bytes(aot.read_bytes()[:4096])
+    with pytest.raises(BuildFailed, match="the guest's wasmtime would not load"):
+        check_load(tool, truncated, hosted)

@@ -32,6 +32,9 @@ def test_build_hyperlight_adds_a_runnable_executor_and_its_aot_code(
         result = build_project(root, hyperlight=True)
     except ToolchainMissing as missing:
         pytest.skip(f"the {language} toolchain is not installed here: {missing}")
+    # What made the Hyperlight layers is part of the build key and the provenance.
+    assert result.toolchains["hyperlight-guest-wasmtime"] == aot_wasmtime
+    assert result.toolchains[guest.BACKEND_PACKAGE] == guest.backend_guest().package_version
     image = load_image(result.image, allow_unsigned=True)
     component = image.layer(HYPERLIGHT_COMPONENT_MEDIA_TYPE)
     aot = image.layer(HYPERLIGHT_AOT_MEDIA_TYPE)

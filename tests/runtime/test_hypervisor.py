@@ -196,11 +196,7 @@ def hyperlight_aot(guest: bytes, tmp_path_factory: pytest.TempPathFactory
     found = hl_guest.backend_guest()
     if found is None:
         pytest.skip("hyperlight-sandbox-backend-wasm is not installed")
-    tool = aot_tool_path(found.wasmtime)
-    # The session's WASMFORGE_HOME is a scratch dir: also look in the default toolchain cache.
-    default = Path.home() / ".cache" / "wasmforge" / "toolchains" / tool.relative_to(
-        tool.parent.parent.parent)
-    tool = tool if tool.is_file() else default
+    tool = aot_tool_path(found.wasmtime)  # WASMFORGE_TOOLCHAINS is pinned (tests/conftest.py)
     if not tool.is_file():
         pytest.skip(f"the Hyperlight precompiler is not built at {tool}"
                     " (wasmforge.toolchain.hyperlight.install_aot_tool)")

@@ -67,6 +67,10 @@ def build_project(root: Path, *, sign_key: Path | None = None, hyperlight: bool 
     sources = cache.source_digests(project.root,
                                    [project.manifest_path, *driver.source_files(project)])
     toolchains = driver.toolchain_versions()
+    if hyperlight:  # the AOT layer is only as current as the backend and precompiler
+        from wasmforge.toolchain.hyperlight import hyperlight_versions
+
+        toolchains = {**toolchains, **hyperlight_versions(project)}
     options = {"hyperlight": hyperlight, "world": project.world}
     key = cache.build_key(wasmforge_version=__version__, language=project.language,
                           sources=sources, toolchains=toolchains, options=options)

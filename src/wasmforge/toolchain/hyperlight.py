@@ -8,10 +8,14 @@ Two layers are added to the image:
 The precompiler is wasmforge's own small Rust tool (guest/aot), built once per wasmtime
 version into the toolchain cache by `install_aot_tool` (about 3.5 min on 2 cores).
 
-Before anything is precompiled, `check_hosted` proves the composition links in the guest:
-each import resolves there (exactly or on its semver track, as wasmtime's Linker does) and
-each function and resource it names is defined, so a component importing what the backend
-does not host fails the build instead of the VM's first load.
+Two checks stand in for the VM's first load, so a bad image fails its build, not its boot:
+  `check_hosted`  each import of the composition resolves among the interfaces the guest
+                  hosts (exactly or on its semver track, as wasmtime's Linker does), and
+                  each function and resource it names is among the guest's names;
+  `check_load`    the precompiler's `link` loads the AOT code with the guest's wasmtime,
+                  links it against exactly those names (so `wasi:io/streams@0.2.12` meets
+                  the guest's `@0.2.0`), instantiates it and calls `executor.run("")`, the
+                  load request the backend snapshots after.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +51,28 @@ ANNOTATION = "org.wasmforge.hyperlight"
 _PINNED = '"=36.0.14"'  # the version written in guest/aot/Cargo.toml (and its Cargo.lock)
 
 
-def hyperlight_layers(component: bytes, project: Project, work_dir: Path) -> list[Layer]:
+def hyperlight_versions(project: Project) -> dict[str, str]:
+    """What the Hyperlight layers are made with: part of the build key and the provenance."""
+    backend = _installed_backend(project)
+    return {guest.BACKEND_PACKAGE: backend.package_version,
+            "hyperlight-guest-wasmtime": backend.wasmtime,
+            AOT_BINARY: f"{backend.wasmtime}+{aot_revision()}",
+            JCO.name: JCO.version, "zig": ZIG.version,
+            "wasmforge-executor": executor_src.sources_digest()}
+
+
+def _installed_backend(project: Project) -> guest.BackendGuest:
     backend = guest.backend_guest()
     if backend is None:
         raise ToolchainMissing("hyperlight-sandbox-backend-wasm is not installed, so its "
                                "guest's wasmtime version (which the AOT code must match) "
                                "is unknown", where=str(project.manifest_path),
                                fix="pip install 'wasmforge[hyperlight]'")
+    return backend
+
+
+def hyperlight_layers(component: bytes, project: Project, work_dir: Path) -> list[Layer]:
+    backend = _installed_backend(project)
     tool = aot_tool(backend.wasmtime)
     work_dir.mkdir(parents=True, exist_ok=True)
     user = work_dir / "component.wasm"
@@ -61,11 +81,12 @@ def hyperlight_layers(component: bytes, project: Project, work_dir: Path) -> lis
     executor = executor_src.build_executor(work_dir / "executor", wasi_wit(wasi_version),
                                            wasi_version, zig_env())
     composed = executor_src.compose(executor, user, work_dir / "executor.wasm")
-    check_hosted(composed, backend, where=str(project.manifest_path))
+    hosted = check_hosted(composed, backend, where=str(project.manifest_path))
     aot = work_dir / "executor.aot"
     _run([str(tool), "compile", str(composed), str(aot)], "precompiling for Hyperlight")
     code = aot.read_bytes()
     check_aot(code, backend.wasmtime)
+    check_load(tool, aot, hosted)
     composed_bytes = composed.read_bytes()
     digest = "sha256:" + hashlib.sha256(composed_bytes).hexdigest()
     return [
@@ -82,11 +103,23 @@ def hyperlight_layers(component: bytes, project: Project, work_dir: Path) -> lis
     ]
 
 
-def check_hosted(composed: Path, backend: guest.BackendGuest, *, where: str) -> None:
-    """Refuse a composition that the backend's guest could not link (see the module doc)."""
+@dataclass(frozen=True)
+class HostedItem:
+    """A function or resource the guest must define for the composition to link."""
+
+    interface: str  # as the guest hosts it, e.g. wasi:io/streams@0.2.0
+    kind: str  # "func" or "resource"
+    name: str
+
+
+def check_hosted(composed: Path, backend: guest.BackendGuest, *, where: str
+                 ) -> list[HostedItem]:
+    """Refuse a composition that the backend's guest could not link (see the module doc);
+    else what the guest must define for it, under the guest's names."""
     image = backend.image()
     resolve = decode_wit(composed)
     label = f"{guest.BACKEND_PACKAGE} {backend.package_version}"
+    needed: list[HostedItem] = []
     for name, interface_id in world_imports(resolve).items():
         hosted = guest.hosted_interface(image, name)
         if hosted is None:
@@ -95,21 +128,33 @@ def check_hosted(composed: Path, backend: guest.BackendGuest, *, where: str) -> 
                 "not host, so its VM could not load it", where=where,
                 fix="remove what imports it (or compile it out: leave its capability off with "
                     "[build] deny_ungranted = true), or build without --hyperlight")
-        missing = [item for item in _named_items(resolve, interface_id)
-                   if not guest.guest_defines(image, item)]
+        items = [HostedItem(hosted, kind, item) for kind, item in _named_items(resolve,
+                                                                                interface_id)]
+        missing = [item.name for item in items if not guest.guest_defines(image, item.name)]
         if missing:
             raise BuildFailed(
                 f"the component imports {name} {', '.join(missing)}, which the Hyperlight "
                 f"backend ({label}) does not define: it hosts {hosted}", where=where,
                 fix="stop calling it, or build without --hyperlight")
+        needed += items
+    return needed
 
 
-def _named_items(resolve: Mapping[str, Any], interface_id: int) -> list[str]:
-    """The functions and the resources an imported interface asks the host to define."""
-    interface = resolve["interfaces"][interface_id]
-    resources = [t["name"] for t in resolve["types"]
+def check_load(tool: Path, aot: Path, hosted: list[HostedItem]) -> None:
+    """Load, link and call the AOT code as the guest will (the precompiler's `link`)."""
+    table = aot.with_suffix(".hosted.tsv")
+    table.write_text("".join(f"{item.interface}\t{item.kind}\t{item.name}\n"
+                             for item in hosted))
+    _run([str(tool), "link", str(aot), str(table)],
+         "loading the Hyperlight AOT code as the backend's guest will")
+
+
+def _named_items(resolve: Mapping[str, Any], interface_id: int) -> list[tuple[str, str]]:
+    """(kind, name) of the functions and resources an imported interface asks the host for."""
+    functions = [("func", name) for name in resolve["interfaces"][interface_id]["functions"]]
+    resources = [("resource", t["name"]) for t in resolve["types"]
                  if t.get("kind") == "resource" and t.get("owner") == {"interface": interface_id}]
-    return [*interface["functions"], *resources]
+    return functions + resources
 
 
 def check_aot(code: bytes, wasmtime: str) -> None:
@@ -153,10 +198,21 @@ def wasi_wit(version: str) -> Path:
 
 
 def aot_tool_path(wasmtime: str) -> Path:
+    """The precompiler for `wasmtime`, built from this wasmforge's guest/aot: a folder per
+    wasmtime version (its cargo target dir) holding one binary per revision of the crate."""
     explicit = os.environ.get("WASMFORGE_HYPERLIGHT_AOT")
     if explicit:
         return Path(explicit)
-    return tools.toolchains_dir() / "cargo" / f"{AOT_BINARY}-{wasmtime}" / AOT_BINARY
+    return (tools.toolchains_dir() / "cargo" / f"{AOT_BINARY}-{wasmtime}" / aot_revision()
+            / AOT_BINARY)
+
+
+def aot_revision() -> str:
+    """A digest of the precompiler's sources, so that a changed tool is rebuilt."""
+    digest = hashlib.sha256()
+    for name in ("Cargo.toml", "Cargo.lock", "src/main.rs"):
+        digest.update(name.encode() + b"\0" + (AOT_CRATE / name).read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def aot_tool(wasmtime: str) -> Path:
@@ -185,7 +241,8 @@ def install_aot_tool(wasmtime: str | None = None, *, jobs: int = 2) -> Path:
     target = aot_tool_path(wasmtime)
     if target.is_file() and os.access(target, os.X_OK):
         return target
-    crate = target.parent / "crate"
+    versioned = target.parent.parent  # shared by revisions: cargo rebuilds only the tool
+    crate = versioned / "crate"
     if crate.exists():
         shutil.rmtree(crate)
     shutil.copytree(AOT_CRATE, crate, ignore=shutil.ignore_patterns("target"))
@@ -196,10 +253,11 @@ def install_aot_tool(wasmtime: str | None = None, *, jobs: int = 2) -> Path:
         manifest.write_text(text.replace(_PINNED, f'"={wasmtime}"'))
         (crate / "Cargo.lock").unlink(missing_ok=True)
     argv = [cargo, "build", "--release", "-j", str(jobs), "--manifest-path", str(manifest),
-            "--target-dir", str(target.parent / "target")]
+            "--target-dir", str(versioned / "target")]
     _run(argv + (["--locked"] if locked else []), "building the Hyperlight precompiler",
          timeout=3600)
-    shutil.copy2(target.parent / "target" / "release" / AOT_BINARY, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(versioned / "target" / "release" / AOT_BINARY, target)
     return target
 
 

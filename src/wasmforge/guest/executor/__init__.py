@@ -27,6 +27,7 @@ whole instance), so the files, not the result, carry what such a guest produced.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -64,6 +65,15 @@ class Executor:
     wasi_version: str
     state: Path
     shim: Path
+
+
+def sources_digest() -> str:
+    """A digest of the executor's C and WIT sources (a build-key input)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in SOURCES.rglob("*") if p.suffix in {".c", ".h", ".wit"}):
+        digest.update(path.relative_to(SOURCES).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def request_json(argv: Sequence[str], env: Sequence[tuple[str, str]]) -> str:
