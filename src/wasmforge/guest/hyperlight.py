@@ -21,7 +21,6 @@ import importlib.util
 import re
 import struct
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 BACKEND_PACKAGE = "hyperlight-sandbox-backend-wasm"
@@ -78,6 +77,8 @@ def _backend_guest(native: Path, _mtime_ns: int) -> BackendGuest | None:
     version = guest_wasmtime_version(native.read_bytes())
     if version is None:
         return None
+    from importlib import metadata
+
     try:
         package_version = metadata.version(BACKEND_PACKAGE)
     except metadata.PackageNotFoundError:

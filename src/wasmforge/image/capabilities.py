@@ -4,16 +4,24 @@
 capabilities layer with `to_json`; the runtime reads it back with `from_json`. The JSON
 Schema lives beside this module (capabilities.schema.json) so other tools can validate
 a manifest without wasmforge.
+
+Validation against the schema costs a jsonschema import (about 45 ms), which every
+`wasmforge run` would pay; a layer that passed once is remembered by its digest (an empty
+file under $WASMFORGE_HOME/cache/validated, beside the compiled-code cache that the runtime
+trusts in the same way), so later runs of the same image skip it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
+from wasmforge import __version__
 from wasmforge.errors import ImageError
+from wasmforge.paths import runtime_cache
 from wasmforge.project import Capabilities, Limits, Mount, format_size, parse_duration, parse_size
 
 SCHEMA_VERSION = 1
@@ -23,7 +31,7 @@ SCHEMA_FILE = "capabilities.schema.json"
 @cache
 def schema() -> dict[str, Any]:
     """The published JSON Schema of the capability manifest."""
-    text = resources.files("wasmforge.image").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    text = (Path(__file__).parent / SCHEMA_FILE).read_text(encoding="utf-8")
     return json.loads(text)
 
 
@@ -76,7 +84,21 @@ def from_json(data: bytes | str) -> Capabilities:
     except (ValueError, UnicodeDecodeError) as err:
         raise ImageError(f"the capabilities layer is not JSON ({err})",
                          fix="rebuild the image with `wasmforge build`") from None
-    return from_dict(doc)
+    marker = _validated_marker(data.encode() if isinstance(data, str) else data)
+    if marker.is_file():
+        return _capabilities(doc)
+    caps = from_dict(doc)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # a read-only home only means validating again next time
+    return caps
+
+
+def _validated_marker(data: bytes) -> Path:
+    digest = hashlib.sha256(data).hexdigest()
+    return runtime_cache("validated") / f"capabilities-v{SCHEMA_VERSION}-{__version__}-{digest}"
 
 
 def from_dict(doc: Any) -> Capabilities:
@@ -87,6 +109,11 @@ def from_dict(doc: Any) -> Capabilities:
         key = ".".join(str(part) for part in problem.absolute_path) or "(top level)"
         raise ImageError(f"the capabilities layer is invalid at '{key}': {problem.message}",
                          fix="rebuild the image with `wasmforge build`")
+    return _capabilities(doc)
+
+
+def _capabilities(doc: dict[str, Any]) -> Capabilities:
+    """A schema-valid document as Capabilities."""
     limits = doc["limits"]
     try:
         memory = parse_size(limits["memory"])

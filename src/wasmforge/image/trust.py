@@ -27,6 +27,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from wasmforge import paths
 from wasmforge.errors import ImageError
 from wasmforge.image import keys as keyring
 
@@ -38,17 +39,12 @@ class TrustedKey:
     source: str  # where it came from, for messages
 
 
-def home() -> Path:
-    configured = os.environ.get("WASMFORGE_HOME")
-    return Path(configured) if configured else Path.home() / ".cache" / "wasmforge"
-
-
 def keys_dir() -> Path:
-    return home() / "trust" / "keys"
+    return paths.home() / "trust" / "keys"
 
 
 def policy_path() -> Path:
-    return home() / "trust" / "policy.json"
+    return paths.home() / "trust" / "policy.json"
 
 
 def add_key(public: Path) -> str:

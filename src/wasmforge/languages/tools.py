@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from wasmforge import paths
 from wasmforge.errors import BuildFailed, ToolchainMissing
 
 
@@ -52,7 +53,7 @@ def project_files(root: Path, wanted: Callable[[Path], bool], *, skip_dirs: Set[
 
 
 def home() -> Path:
-    return Path(os.environ.get("WASMFORGE_HOME", Path.home() / ".cache" / "wasmforge"))
+    return paths.home()
 
 
 def toolchains_dir() -> Path:

@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from wasmforge import paths
 from wasmforge.guest import hyperlight as guest
 
 DEVICES = ("/dev/kvm", "/dev/mshv")
@@ -25,10 +26,6 @@ class ProbeStatus:
     detail: str
 
 
-def _home() -> Path:
-    return Path(os.environ.get("WASMFORGE_HOME", Path.home() / ".cache" / "wasmforge"))
-
-
 def boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -37,7 +34,7 @@ def boot_id() -> str:
 
 
 def cache_path() -> Path:
-    return _home() / "hyperlight" / f"probe-{boot_id()}.json"
+    return paths.home() / "hyperlight" / f"probe-{boot_id()}.json"
 
 
 def probe_hypervisor(*, refresh: bool = False) -> ProbeStatus:

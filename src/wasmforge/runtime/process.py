@@ -77,7 +77,7 @@ class Worker:
             worker_args += [str(sandbox_end.fileno()), json.dumps(
                 [{"host": e.host, "port": e.port, "address": e.address} for e in shape.network])]
         argv = [BWRAP, *_bwrap_args(shape, extra), "--seccomp", str(program),
-                sys.executable, "-I", "-m", "wasmforge.runtime.worker", *worker_args]
+                sys.executable, "-I", "-S", "-c", _worker_boot(), *worker_args]
         try:
             self.proc = subprocess.Popen(argv, pass_fds=tuple(passed),
                                          stdin=subprocess.DEVNULL, start_new_session=True)
@@ -185,6 +185,17 @@ def _system_dirs() -> list[str]:
         elif target.is_dir():
             args += ["--ro-bind", str(target), str(target)]
     return args
+
+
+def _worker_boot() -> str:
+    """The worker's `-c` program. `-S` skips site and its .pth files (other packages'
+    start-up hooks, ~20 ms), so the two folders the worker imports from come first."""
+    import wasmtime
+
+    folders = [str(Path(wasmforge.__file__).resolve().parent.parent),
+               str(Path(wasmtime.__file__).resolve().parent.parent)]
+    return (f"import sys; sys.path[:0] = {folders!r}; "
+            "from wasmforge.runtime.worker import main; main()")
 
 
 def _python_paths() -> list[str]:

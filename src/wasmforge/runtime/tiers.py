@@ -71,6 +71,14 @@ class _Unavailable:
 
 def status(name: str) -> TierStatus:
     try:
+        if name == "hypervisor" and name not in _backends:
+            # The probe is cached per boot; asking it first spares `run --isolation auto`
+            # the backend's imports on hosts where no VM can boot.
+            from wasmforge.runtime.probe import probe_hypervisor
+
+            probed = probe_hypervisor()
+            if not probed.usable:
+                return TierStatus(False, probed.detail)
         return backend(name).available()
     except Exception as err:  # a broken backend must not break `doctor` or `auto`
         return TierStatus(False, f"checking it failed: {err}")
