@@ -42,6 +42,11 @@ Build = Callable[..., tuple[Path, str]]
 
 INSTALL_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "install-cosign.sh"
 COSIGN_PASSWORD = "interop-test-pw"
+# No transparency log, and the classic storage wasmforge reads: signatures in the
+# `sha256-<hex>.sig` tag, attestations in `.att`. These are cosign v2's defaults; cosign v3
+# defaults to Sigstore bundles stored as OCI referrers, which wasmforge does not read.
+CLASSIC_SIGNING = ("--tlog-upload=false", "--new-bundle-format=false",
+                   "--use-signing-config=false")
 
 
 def pinned_version() -> str | None:
@@ -208,7 +213,7 @@ def test_wasmforge_accepts_an_image_signed_by_cosign(build_image: Build, keypair
     push_image(path, f"{repo}:0.1.0")
     cosign_key, cosign_pub = cosign.generate_key_pair(tmp_path / "cosign-keys")
     assert b"ENCRYPTED SIGSTORE PRIVATE KEY" in cosign_key.read_bytes()
-    proc = cosign("sign", "--key", str(cosign_key), "--tlog-upload=false", "--yes",
+    proc = cosign("sign", "--key", str(cosign_key), *CLASSIC_SIGNING, "--yes",
                   "--allow-http-registry", f"{repo}@{digest}")
     assert proc.returncode == 0, proc.stderr
 
@@ -233,7 +238,7 @@ def test_cosign_and_wasmforge_signatures_and_attestations_side_by_side(
     push_image(path, f"{repo}:0.1.0")
     cosign_key, cosign_pub = cosign.generate_key_pair(tmp_path / "cosign-keys")
     target = f"{repo}@{digest}"
-    proc = cosign("sign", "--key", str(cosign_key), "--tlog-upload=false", "--yes",
+    proc = cosign("sign", "--key", str(cosign_key), *CLASSIC_SIGNING, "--yes",
                   "--allow-http-registry", target)
     assert proc.returncode == 0, proc.stderr
     predicate = tmp_path / "predicate.json"
@@ -242,7 +247,7 @@ def test_cosign_and_wasmforge_signatures_and_attestations_side_by_side(
                             "externalParameters": {}},
         "runDetails": {"builder": {"id": "https://example.com/rebuilder"}}}))
     proc = cosign("attest", "--key", str(cosign_key), "--type", "slsaprovenance1",
-                  "--predicate", str(predicate), "--tlog-upload=false", "--yes",
+                  "--predicate", str(predicate), *CLASSIC_SIGNING, "--yes",
                   "--allow-http-registry", target)
     assert proc.returncode == 0, proc.stderr
 
