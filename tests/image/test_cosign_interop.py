@@ -74,8 +74,8 @@ def find_cosign() -> tuple[str | None, str]:
     if on_path:
         return on_path, ""
     return None, (f"no cosign binary: not at WASMFORGE_COSIGN, not built in "
-                  f"{toolchains_dir()}/cosign-{version or '<version>'}/ by "
-                  "scripts/install-cosign.sh, not on PATH")
+                  f"{toolchains_dir()}/cosign-{version or '<version>'}/, not on PATH (build it "
+                  "with `bash scripts/install-cosign.sh`)")
 
 
 @pytest.fixture(scope="module")
