@@ -2,7 +2,8 @@
 
 write_image stores it unsigned in the image's cosign attestation artifact
 (`sha256-<hex>.att`); sign_image adds a DSSE signature with the image's signing key, so
-`cosign verify-attestation --key PREFIX.pub --type slsaprovenance1` can check it after a push.
+`cosign verify-attestation --key PREFIX.pub --type slsaprovenance1 --insecure-ignore-tlog=true
+REF` can check it after a push (tests/image/test_cosign_interop.py runs the real cosign).
 """
 
 from __future__ import annotations

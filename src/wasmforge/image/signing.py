@@ -4,8 +4,9 @@ The signature covers cosign's simple-signing payload, which names the image mani
 digest; it is stored as a layer of the `sha256-<hex>.sig` artifact manifest with the
 base64 signature in the `dev.cosignproject.cosign/signature` annotation. After `wasmforge
 push`, `cosign verify --key PREFIX.pub --insecure-ignore-tlog=true REF` accepts it (there
-is no Rekor transparency-log entry, hence the flag). The same key also signs the DSSE
-envelope of the provenance attestation. Signing again with the same key replaces that
+is no Rekor transparency-log entry, hence the flag; tests/image/test_cosign_interop.py
+checks this with the real cosign, both ways). The same key also signs the DSSE envelope of
+the provenance attestation. Signing again with the same key replaces that
 key's signature; another key adds a second one.
 """
 
