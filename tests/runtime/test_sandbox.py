@@ -116,3 +116,41 @@ def test_worker_is_killed_when_its_host_dies(home: Path, guest: bytes, tmp_path:
         time.sleep(0.1)
     else:
         pytest.fail(f"bwrap {pid} outlived its host")
+
+
+def test_workers_started_from_short_lived_threads_stay_alive(home: Path) -> None:
+    # bwrap's --die-with-parent follows the *thread* that forked it: workers that a pool
+    # refill or a prestart makes in a background thread must outlive that thread.
+    import threading
+    import time
+
+    backend = ProcessBackend(warm=2)
+    shape = SandboxShape(binds=(), memory_bytes=64 << 20)
+    try:
+        filler = threading.Thread(target=backend._fill, args=(shape,))
+        filler.start()
+        filler.join(60)
+        time.sleep(0.5)  # a death signal would have arrived by now
+        idle = backend._idle.get(shape, [])
+        assert len(idle) == 2
+        assert all(worker.alive() for worker in idle)
+    finally:
+        backend.close()
+
+
+def test_a_prestarted_worker_serves_the_run(home: Path, guest: bytes) -> None:
+    from wasmforge.runtime.backend import Grants, Invocation, RunLimits, Stdio
+    from wasmforge.runtime.run import component_digest
+
+    backend = ProcessBackend(warm=0)
+    invocation = Invocation(name="guest", component=guest, digest=component_digest(guest),
+                            grants=Grants(args=("hello",)),
+                            limits=RunLimits(memory_bytes=64 << 20, timeout_s=10.0),
+                            stdio=Stdio(stdout=-1, stderr=-1))
+    try:
+        backend.prestart(invocation)
+        outcome = backend.run(invocation)
+        assert outcome.exit_code == 0, outcome.message
+        assert backend._starting == {}
+    finally:
+        backend.close()

@@ -10,10 +10,7 @@ all three compiles (once) and fills the cache. Files are loaded with
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import os
-import platform
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,35 +19,13 @@ from pathlib import Path
 import wasmtime
 from wasmtime.component import Component
 
-from wasmforge.paths import runtime_cache
+from wasmforge.runtime.codecache import compiled_path, engine_fingerprint
 
 # The precompiled layer's annotations (written by toolchain/precompile.py, which computes
 # the same fingerprint: the two parts must not import each other).
 ENGINE_ANNOTATION = "dev.wasmforge.engine"
 EPOCH_TICK_S = 0.005
 _MEMORY_CACHE_SIZE = 32
-
-
-def engine_fingerprint(fuel: bool) -> str:
-    """What compiled code depends on: wasmtime version, the settings we change, the CPU."""
-    return (f"wasmtime-py {wasmtime_version()}; epoch-interruption; "
-            f"fuel={'on' if fuel else 'off'}; {platform.machine()}-{platform.system().lower()}")
-
-
-@functools.cache
-def wasmtime_version() -> str:
-    """wasmtime-py's version, from its dist-info name: importlib.metadata costs `run` 13 ms."""
-    site = Path(wasmtime.__file__).parent.parent
-    found = sorted(site.glob("wasmtime-*.dist-info"))
-    if len(found) == 1:
-        return found[0].name.removeprefix("wasmtime-").removesuffix(".dist-info")
-    from importlib.metadata import version
-
-    return version("wasmtime")
-
-
-def cache_root() -> Path:
-    return runtime_cache("compiled")
 
 
 @dataclass
@@ -96,8 +71,7 @@ def deadline_ticks(timeout_s: float) -> int:
 
 
 def cache_path(digest: str, bundle: EngineBundle) -> Path:
-    key = hashlib.sha256(bundle.fingerprint.encode()).hexdigest()[:16]
-    return cache_root() / f"{digest.replace(':', '-')}-{key}.cwasm"
+    return compiled_path(digest, bundle.fuel)
 
 
 def load_component(bundle: EngineBundle, digest: str, component: bytes,

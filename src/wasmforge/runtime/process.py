@@ -16,6 +16,7 @@ import atexit
 import contextlib
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -23,13 +24,15 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import wasmforge
 from wasmforge.runtime import seccomp
 from wasmforge.runtime.backend import Invocation, RunOutcome, TierName, TierStatus
-from wasmforge.runtime.engine import cache_root, cached_file, get_engine
+from wasmforge.runtime.codecache import cache_root, compiled_path, wasmtime_folder
 from wasmforge.runtime.network import NSSWITCH, Connector, Endpoint, hosts_file, plan
 
 BWRAP = "/usr/bin/bwrap"
@@ -46,6 +49,45 @@ class SandboxShape:
     binds: tuple[tuple[str, str, bool], ...]  # (host, path inside, read-only)
     memory_bytes: int
     network: tuple[Endpoint, ...] = ()  # forwarded allow-list (empty: no network at all)
+
+
+def _spawn(argv: list[str], pass_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
+    """Start a sandbox from a thread that lives as long as this process. bwrap's
+    --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that forked it
+    ends: a worker started from a short-lived thread would be killed with that thread."""
+    if threading.current_thread() is threading.main_thread():
+        return _popen(argv, pass_fds)
+    done: Future[subprocess.Popen[bytes]] = Future()
+    _spawner().put((argv, pass_fds, done))
+    return done.result()
+
+
+def _popen(argv: list[str], pass_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+_SPAWN_QUEUE: list[queue.SimpleQueue[Any]] = []
+_SPAWN_LOCK = threading.Lock()
+
+
+def _spawner() -> queue.SimpleQueue[Any]:
+    with _SPAWN_LOCK:
+        if not _SPAWN_QUEUE:
+            requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+            threading.Thread(target=_serve_spawns, args=(requests,), daemon=True,
+                             name="wasmforge-sandbox-spawner").start()
+            _SPAWN_QUEUE.append(requests)
+        return _SPAWN_QUEUE[0]
+
+
+def _serve_spawns(requests: queue.SimpleQueue[Any]) -> None:
+    while True:
+        argv, pass_fds, done = requests.get()
+        try:
+            done.set_result(_popen(argv, pass_fds))
+        except BaseException as err:  # handed to the caller, who raises it
+            done.set_exception(err)
 
 
 class Worker:
@@ -79,8 +121,7 @@ class Worker:
         argv = [BWRAP, *_bwrap_args(shape, extra), "--seccomp", str(program),
                 sys.executable, "-I", "-S", "-c", _worker_boot(), *worker_args]
         try:
-            self.proc = subprocess.Popen(argv, pass_fds=tuple(passed),
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = _spawn(argv, tuple(passed))
         finally:
             for item in closers:
                 if isinstance(item, int):
@@ -190,10 +231,7 @@ def _system_dirs() -> list[str]:
 def _worker_boot() -> str:
     """The worker's `-c` program. `-S` skips site and its .pth files (other packages'
     start-up hooks, ~20 ms), so the two folders the worker imports from come first."""
-    import wasmtime
-
-    folders = [str(Path(wasmforge.__file__).resolve().parent.parent),
-               str(Path(wasmtime.__file__).resolve().parent.parent)]
+    folders = [str(Path(wasmforge.__file__).resolve().parent.parent), str(wasmtime_folder())]
     return (f"import sys; sys.path[:0] = {folders!r}; "
             "from wasmforge.runtime.worker import main; main()")
 
@@ -217,6 +255,7 @@ class ProcessBackend:
         self._idle: dict[SandboxShape, list[Worker]] = {}
         self._lock = threading.Lock()
         self._filling: set[SandboxShape] = set()
+        self._starting: dict[SandboxShape, threading.Thread] = {}
         self._status: TierStatus | None = None
         self._runs = 0
         atexit.register(self.close)
@@ -265,19 +304,49 @@ class ProcessBackend:
         return RunOutcome(outcome.exit_code, outcome.failure, outcome.message,
                           outcome.backtrace, time.perf_counter() - started)
 
+    def prestart(self, invocation: Invocation) -> None:
+        """Start the worker `invocation` will need in the background, so that a one-shot
+        run overlaps the sandbox's start-up with its own remaining work."""
+        shape = self._shape(invocation)
+        with self._lock:
+            if self._idle.get(shape) or shape in self._starting:
+                return
+            thread = threading.Thread(target=self._start_one, args=(shape,), daemon=True)
+            self._starting[shape] = thread
+        thread.start()
+
+    def _start_one(self, shape: SandboxShape) -> None:
+        try:
+            worker = Worker(shape)
+        except OSError:
+            return  # _take starts its own and reports why
+        finally:
+            with self._lock:
+                self._starting.pop(shape, None)
+        with self._lock:
+            self._idle.setdefault(shape, []).append(worker)
+
+    @staticmethod
+    def _shape(invocation: Invocation) -> SandboxShape:
+        binds = tuple((preopen.host, f"/mnt/{index}", preopen.read_only)
+                      for index, preopen in enumerate(invocation.grants.preopens))
+        endpoints, _ = plan(invocation.grants.network)
+        return SandboxShape(binds=binds, memory_bytes=invocation.limits.memory_bytes,
+                            network=endpoints)
+
     def _job(self, invocation: Invocation) -> tuple[SandboxShape, bytes]:
-        bundle = get_engine(fuel=invocation.limits.fuel is not None)
-        cached_file(bundle, invocation.digest, invocation.component, invocation.precompiled)
+        fuel = invocation.limits.fuel is not None
+        if not compiled_path(invocation.digest, fuel).is_file():  # else no engine here
+            from wasmforge.runtime.engine import cached_file, get_engine
+
+            cached_file(get_engine(fuel=fuel), invocation.digest, invocation.component,
+                        invocation.precompiled)
         grants = invocation.grants
-        binds = []
-        preopens = []
-        for index, preopen in enumerate(grants.preopens):
-            inside = f"/mnt/{index}"
-            binds.append((preopen.host, inside, preopen.read_only))
-            preopens.append({"path": inside, "guest": preopen.guest, "ro": preopen.read_only})
-        endpoints, _ = plan(grants.network)
-        shape = SandboxShape(binds=tuple(binds), memory_bytes=invocation.limits.memory_bytes,
-                             network=endpoints)
+        shape = self._shape(invocation)
+        preopens = [{"path": inside, "guest": preopen.guest, "ro": preopen.read_only}
+                    for (_, inside, _), preopen in zip(shape.binds, grants.preopens,
+                                                                   strict=True)]
+        endpoints = shape.network
         job = {
             "name": invocation.name, "digest": invocation.digest, "args": list(grants.args),
             "env": [list(pair) for pair in grants.env], "preopens": preopens,
@@ -289,6 +358,10 @@ class ProcessBackend:
         return shape, json.dumps(job).encode()
 
     def _take(self, shape: SandboxShape) -> Worker:
+        with self._lock:
+            starting = self._starting.get(shape)
+        if starting is not None:
+            starting.join(_SPAWN_TIMEOUT_S)
         with self._lock:
             idle = self._idle.get(shape, [])
             while idle:

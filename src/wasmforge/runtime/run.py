@@ -47,6 +47,9 @@ def run_image(request: RunRequest, notice: Notice) -> int:
     image = load(request, notice)
     invocation = invocation_for(image, request, notice)
     backend = tiers.choose(request.isolation, _caps(image).isolation, notice)
+    prestart = getattr(backend, "prestart", None)  # a backend whose sandbox starts slowly
+    if prestart is not None:
+        prestart(invocation)
     network_notices(invocation.grants.network, backend.name, notice)
     watchdog = None
     if backend.name == "wasm":
