@@ -169,9 +169,10 @@ def toolchain_install(
 def doctor(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show, per language and isolation tier, what is usable here and how to fix the rest."""
     from wasmforge.runtime.tiers import tier_report
-    from wasmforge.toolchain.doctor import diagnose_languages
+    from wasmforge.toolchain.doctor import diagnose_hyperlight_build, diagnose_languages
 
-    report = {"languages": diagnose_languages(), "tiers": tier_report()}
+    report = {"languages": diagnose_languages(), "tiers": tier_report(),
+              "packaging": [diagnose_hyperlight_build()]}
     if json_out:
         _print_json(report)
         return
@@ -192,6 +193,16 @@ def doctor(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
         usable = "[green]yes[/]" if row["usable"] else "[red]no[/]"
         tiers.add_row(row["tier"], usable, row["detail"])
     out.print(tiers)
+    packaging = Table(title="packaging")
+    for column in ("what", "usable", "versions", "remedy"):
+        packaging.add_column(column)
+    for row in report["packaging"]:
+        versions = ", ".join(f"{k} {v}" for k, v in row["versions"].items())
+        usable = "[green]yes[/]" if row["usable"] else "[red]no[/]"
+        remedy = "" if row["usable"] else "; ".join(
+            part for part in (row["problem"], row["remedy"]) if part)
+        packaging.add_row(row["what"], usable, versions, remedy)
+    out.print(packaging)
 
 
 # ------------------------------------------------------------------ keys and images

@@ -20,3 +20,38 @@ def diagnose_languages() -> list[dict[str, object]]:
                      "versions": dict(status.versions), "problem": status.problem,
                      "remedy": status.remedy})
     return rows
+
+
+def diagnose_hyperlight_build() -> dict[str, object]:
+    """Can `build --hyperlight` package images here: the backend whose guest the AOT code
+    targets, the precompiler built for that guest's wasmtime, zig and jco for the executor."""
+    from wasmforge.guest import hyperlight as guest
+    from wasmforge.languages import tools
+    from wasmforge.toolchain.hyperlight import JCO, aot_revision, aot_tool_path, zig_env
+
+    def row(usable: bool, versions: dict[str, str], problem: str = "", remedy: str = ""
+            ) -> dict[str, object]:
+        return {"what": "build --hyperlight", "usable": usable, "versions": versions,
+                "problem": problem, "remedy": remedy}
+
+    backend = guest.backend_guest()
+    if backend is None:
+        return row(False, {}, f"{guest.BACKEND_PACKAGE} is not installed",
+                   "pip install 'wasmforge[hyperlight]'")
+    versions = {guest.BACKEND_PACKAGE: backend.package_version,
+                "guest wasmtime": backend.wasmtime}
+    tool = aot_tool_path(backend.wasmtime)
+    if not tool.is_file():
+        return row(False, versions, f"the precompiler for wasmtime {backend.wasmtime} "
+                   f"(revision {aot_revision()}) is not built",
+                   "run `wasmforge toolchain install hyperlight` (cargo with Rust >= 1.85; "
+                   "about 4 minutes)")
+    versions["precompiler"] = aot_revision()
+    try:
+        zig_env()
+    except WasmforgeError as failure:
+        return row(False, versions, str(failure))
+    if not (tools.npm_package_dir(JCO) / "lib" / "wit" / "builtin").is_dir():
+        return row(False, versions, f"{JCO.spec} (the WASI WIT the executor is built "
+                   "against) is not installed", "run `wasmforge toolchain install c`")
+    return row(True, versions)
