@@ -3,10 +3,13 @@
     python scripts/hyperlight_device_prepare.py [--out build/hyperlight-device]
 
 Writes into OUT (git-ignored; carry it to the device):
-  hello.aot, hello.executor.wasm   a C hello (zig + jco adapter) through the same layer step
-                                   as `wasmforge build --hyperlight` (executor + AOT code)
-  wheels/                          hyperlight-sandbox + hyperlight-sandbox-backend-wasm for
-                                   CPython 3.11 and 3.12, manylinux x86_64 (pip download)
+  hello.oci.tar, device.pub        a C hello made by `wasmforge build --hyperlight` and
+                                   signed with a throwaway key: what `wasmforge run
+                                   --isolation hypervisor` boots on the device
+  hello.aot, hello.executor.wasm   its Hyperlight layers, for benchmarks/hyperlight_boot.py
+  wheels/                          hyperlight-sandbox + hyperlight-sandbox-backend-wasm and
+                                   what `wasmforge run` imports, for CPython 3.11 and 3.12,
+                                   manylinux x86_64 (pip download)
   manifest.json                    versions, digests and what was built with what
 Then, on the device:  bash scripts/hyperlight_device_check.sh OUT
 """
@@ -17,6 +20,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,47 +39,67 @@ int main(int argc, char **argv) {
 }
 '''
 WHEELS = ("hyperlight-sandbox==0.8.0", "hyperlight-sandbox-backend-wasm==0.8.0")
+# What `wasmforge run` imports (pyproject's dependencies minus build- and registry-only ones).
+RUNTIME = ("typer==0.28.0", "rich>=13", "cryptography>=42", "wasmtime==50.0.1",
+           "jsonschema>=4.20")
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64", "manylinux_2_17_x86_64")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("build/hyperlight-device"))
-    parser.add_argument("--jco", type=Path, default=Path(os.environ.get(
-        "WASMFORGE_JCO", "/tmp/setup/npmtc/node_modules/@bytecodealliance/jco")))
+    parser.add_argument("--jco", type=Path, help="jco's folder (default: the toolchain cache's)")
     parser.add_argument("--no-wheels", action="store_true")
     options = parser.parse_args()
     out: Path = options.out
     out.mkdir(parents=True, exist_ok=True)
-    os.environ["WASMFORGE_JCO"] = str(options.jco)
+    if options.jco:
+        os.environ["WASMFORGE_JCO"] = str(options.jco)
+    from wasmforge.languages.tools import toolchains_dir
 
+    # A throwaway home (the signing key's trust entry, the build store) that still finds the
+    # installed toolchains.
+    os.environ.setdefault("WASMFORGE_TOOLCHAINS", str(toolchains_dir()))
+    home = tempfile.mkdtemp(prefix="wasmforge-device-home-")
+    os.environ["WASMFORGE_HOME"] = home
+    try:
+        return prepare(out, options.no_wheels)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def prepare(out: Path, no_wheels: bool) -> int:
     from wasmforge.guest import hyperlight as guest
+    from wasmforge.image.keys import generate_keypair
     from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, HYPERLIGHT_COMPONENT_MEDIA_TYPE
-    from wasmforge.project import Project
-    from wasmforge.toolchain.hyperlight import hyperlight_layers
+    from wasmforge.image.reader import load_image
+    from wasmforge.templates import scaffold
+    from wasmforge.toolchain.build import build_project
 
     with tempfile.TemporaryDirectory(prefix="wasmforge-device-") as tmp:
         work = Path(tmp)
-        (work / "hello.c").write_text(HELLO)
-        core, component = work / "hello.core.wasm", work / "hello.wasm"
-        subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi", "-O2",
-                        str(work / "hello.c"), "-o", str(core)], check=True)
-        adapter = options.jco / "lib" / "wasi_snapshot_preview1.command.wasm"
-        subprocess.run(["wasm-tools", "component", "new", str(core), "--adapt",
-                        f"wasi_snapshot_preview1={adapter}", "-o", str(component)], check=True)
-        project = Project(root=work, name="hello", version="0.1.0", language="c")
-        layers = {layer.media_type: layer
-                  for layer in hyperlight_layers(component.read_bytes(), project, work / "hl")}
-    aot = layers[HYPERLIGHT_AOT_MEDIA_TYPE]
+        keys = generate_keypair(work / "device", None)
+        project = work / "hello"
+        scaffold("hello", "c", project)
+        (project / "main.c").write_text(HELLO)
+        built = build_project(project, sign_key=keys.private, hyperlight=True)
+        shutil.copyfile(built.image, out / "hello.oci.tar")
+        shutil.copyfile(keys.public, out / "device.pub")
+    image = load_image(out / "hello.oci.tar", trust=(out / "device.pub",))
+    aot = image.layer(HYPERLIGHT_AOT_MEDIA_TYPE)
+    executor = image.layer(HYPERLIGHT_COMPONENT_MEDIA_TYPE)
+    assert aot is not None and executor is not None
     (out / "hello.aot").write_bytes(aot.data)
-    (out / "hello.executor.wasm").write_bytes(layers[HYPERLIGHT_COMPONENT_MEDIA_TYPE].data)
-    if not options.no_wheels:
+    (out / "hello.executor.wasm").write_bytes(executor.data)
+    if not no_wheels:
         for python in ("3.11", "3.12"):
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary",
-                            ":all:", "--python-version", python, "--platform",
-                            "manylinux_2_28_x86_64", "--platform", "manylinux2014_x86_64",
-                            "-d", str(out / "wheels"), *WHEELS], check=True)
+            platforms = [arg for name in PLATFORMS for arg in ("--platform", name)]
+            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary",
+                            ":all:", "--python-version", python, *platforms,
+                            "-d", str(out / "wheels"), *WHEELS, *RUNTIME], check=True)
     backend = guest.backend_guest()
     manifest = {
+        "image": image.digest,
         "aot": {"sha256": hashlib.sha256(aot.data).hexdigest(), **aot.annotations},
         "backend": backend.package_version if backend else None,
         "guest_wasmtime": backend.wasmtime if backend else None,
