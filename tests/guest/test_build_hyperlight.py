@@ -47,6 +47,10 @@ def test_build_hyperlight_adds_a_runnable_executor_and_its_aot_code(
     engine = guest.aot_engine(aot.data)
     assert engine is not None and engine.wasmtime == aot_wasmtime
     assert aot.annotations["org.wasmforge.hyperlight.wasmtime"] == aot_wasmtime
+    from wasmforge.image.inspect import describe
+
+    assert describe(result.image)["hyperlight"].startswith(
+        f"wasmtime {aot_wasmtime} for x86_64-unknown-none (hyperlight-sandbox-backend-wasm ")
 
     output = tmp_path / "output"
     output.mkdir()

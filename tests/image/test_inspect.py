@@ -32,6 +32,7 @@ def test_describe_reports_identity_wit_capabilities_layers_and_signers(
         "application/wasm", "application/vnd.wasmforge.capabilities.v1+json",
         "application/vnd.wasmforge.precompiled.wasmtime.v1"]
     assert info["layers"][0]["size"] > 1000 and info["layers"][0]["title"] == "hello.wasm"
+    assert info["hyperlight"] == ""  # built without --hyperlight
     assert info["signatures"] == [{"signer": keypair.fingerprint, "verified": True,
                                    "covers_image": True}]
     assert info["provenance"]["signed_by"] == [keypair.fingerprint]

@@ -20,6 +20,7 @@ from wasmforge.image.layout import (
     TITLE,
     WORLD,
 )
+from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE
 from wasmforge.image.reader import open_image
 from wasmforge.image.signing import signatures_of
 
@@ -55,11 +56,24 @@ def describe(image: Path) -> dict[str, Any]:
         "capabilities": capability_manifest.to_dict(caps),
         "config": _layer_info(parsed.manifest["config"]),
         "layers": [_layer_info(d) for d in parsed.manifest["layers"]],
+        "hyperlight": _hyperlight(parsed.manifest["layers"]),
         "signatures": signatures,
         "trust": why,
         "provenance": _provenance(parsed, trusted),
     }
     return info
+
+
+def _hyperlight(layers: list[dict[str, Any]]) -> str:
+    """'wasmtime 36.0.14 for x86_64-unknown-none (hyperlight-sandbox-backend-wasm 0.8.0)'
+    when the image carries Hyperlight code (build --hyperlight), else ''."""
+    for desc in layers:
+        if desc.get("mediaType") == HYPERLIGHT_AOT_MEDIA_TYPE:
+            notes = desc.get("annotations") or {}
+            prefix = "org.wasmforge.hyperlight."
+            return (f"wasmtime {notes.get(prefix + 'wasmtime', '?')} for "
+                    f"{notes.get(prefix + 'target', '?')} ({notes.get(prefix + 'backend', '?')})")
+    return ""
 
 
 def _layer_info(desc: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +121,8 @@ def render(info: dict[str, Any]) -> list[RenderableType]:
                        ("language", "language"), ("world", "world"), ("target", "target"),
                        ("created", "created"), ("builder", "builder")):
         summary.add_row(label, str(info.get(key, "")))
+    if info.get("hyperlight"):
+        summary.add_row("hyperlight", info["hyperlight"])
     summary.add_row("imports", "\n".join(info["imports"]) or "(none)")
     summary.add_row("exports", "\n".join(info["exports"]) or "(none)")
 
