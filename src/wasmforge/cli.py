@@ -230,18 +230,29 @@ def keygen(
 def sign(
     image: Annotated[Path, typer.Argument(help="An .oci.tar image.")],
     key: Annotated[Path, typer.Option("--key", help="Private key (PEM).")],
+    reference: Annotated[str | None, typer.Option(
+        "--reference", help="The repository the signature names, e.g. "
+                            "registry.example.com/team/hello (default: the image's name).")
+                         ] = None,
 ) -> None:
     """Sign an image's manifest digest (cosign simple signing)."""
+    from wasmforge.image.signing import sign_image
+
+    digest = sign_image(image, key, _passphrase(key), reference=reference)
+    err.print(f"[green]✓[/] signed {image} ({digest})")
+
+
+def _passphrase(key: Path) -> str | None:
+    """$WASMFORGE_KEY_PASSPHRASE, else a prompt when the key is encrypted and a terminal is
+    there to ask."""
     import os
 
     from wasmforge.image.keys import PASSPHRASE_ENV, is_encrypted
-    from wasmforge.image.signing import sign_image
 
     secret = os.environ.get(PASSPHRASE_ENV)
     if secret is None and is_encrypted(key) and sys.stdin.isatty():
         secret = typer.prompt(f"Passphrase for {key}", hide_input=True)
-    digest = sign_image(image, key, secret)
-    err.print(f"[green]✓[/] signed {image} ({digest})")
+    return secret
 
 
 @app.command()
@@ -277,11 +288,15 @@ def inspect(
 def push(
     image: Annotated[Path, typer.Argument(help="An .oci.tar image.")],
     ref: Annotated[str, typer.Argument(help="registry/repository:tag")],
+    sign_key: Annotated[Path | None, typer.Option(
+        "--sign-key", help="Sign for this repository before pushing (the file is unchanged).")
+                        ] = None,
 ) -> None:
     """Push an image, its signature and provenance to an OCI registry."""
     from wasmforge.image.registry import push_image
 
-    digest = push_image(image, ref)
+    digest = push_image(image, ref, sign_key=sign_key,
+                        passphrase=_passphrase(sign_key) if sign_key else None)
     err.print(f"[green]✓[/] pushed {ref}@{digest}")
 
 

@@ -164,6 +164,18 @@ def test_cosign_verify_accepts_a_wasmforge_signed_push(signed_image: tuple[Path,
         assert "verified against the specified public key" in proc.stderr
 
 
+def test_a_push_signed_for_its_repository_names_it_as_cosign_does(
+        signed_image: tuple[Path, str], keypair, registry, cosign: Cosign) -> None:
+    path, digest = signed_image
+    repo = f"{registry.host}/cosign/identity"
+    push_image(path, f"{repo}:0.1.0", sign_key=keypair.private)
+    proc = cosign.verify(keypair.public, f"{repo}:0.1.0")
+    assert proc.returncode == 0, proc.stderr
+    [payload] = json.loads(proc.stdout)
+    assert payload["critical"]["identity"] == {"docker-reference": repo}
+    assert payload["critical"]["image"]["docker-manifest-digest"] == digest
+
+
 def test_cosign_verify_rejects_a_wasmforge_image_under_another_key(
         signed_image: tuple[Path, str], registry, cosign: Cosign, tmp_path: Path) -> None:
     path, _ = signed_image

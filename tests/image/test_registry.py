@@ -38,6 +38,32 @@ def test_round_trip_sign_push_pull_verify(signed_image: tuple[Path, str], keypai
     assert pulled.read_bytes() == path.read_bytes()  # same layout, same tar
 
 
+def test_push_with_a_key_signs_for_the_destination_repository(
+        signed_image: tuple[Path, str], keypair, registry, tmp_path: Path) -> None:
+    from wasmforge.image.signing import signatures_of
+
+    path, digest = signed_image
+    before = path.read_bytes()
+    ref = f"{registry.host}/team/hello:0.1.0"
+    assert push_image(path, ref, sign_key=keypair.private) == digest
+    assert path.read_bytes() == before  # the local image is left as it was
+    pulled = pull_image(ref, tmp_path / "pulled.oci.tar")
+    assert verify_image(pulled, [keypair.public]).signers == (keypair.fingerprint,)
+    [signature] = signatures_of(open_image(pulled))  # the same key's signature is replaced
+    identity = json.loads(signature.payload)["critical"]["identity"]
+    assert identity == {"docker-reference": f"{registry.host}/team/hello"}
+    [local] = signatures_of(open_image(path))
+    assert json.loads(local.payload)["critical"]["identity"] == {"docker-reference": "hello"}
+
+
+def test_the_docker_reference_is_the_repository_cosign_names() -> None:
+    assert parse_reference("127.0.0.1:5000/team/hello:1").repository_name == \
+        "127.0.0.1:5000/team/hello"
+    assert parse_reference("ghcr.io/me/hello@sha256:" + "a" * 64).repository_name == \
+        "ghcr.io/me/hello"
+    assert parse_reference("hello:1").repository_name == "index.docker.io/library/hello"
+
+
 def test_pull_by_digest_and_default_output(signed_image: tuple[Path, str], registry,
                                            tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,7 +38,7 @@ from wasmforge.image.layout import (
     sig_tag,
     write_layout,
 )
-from wasmforge.image.reader import open_image, parse_layout
+from wasmforge.image.reader import ParsedImage, open_image, parse_layout
 
 DEFAULT_REGISTRY = "registry-1.docker.io"
 MANIFEST_LIMIT = 4 * 1024 * 1024
@@ -61,6 +61,13 @@ class Reference:
     repository: str
     tag: str | None
     digest: str | None
+
+    @property
+    def repository_name(self) -> str:
+        """`host/repository`, as a signature's docker-reference names it (cosign, through
+        go-containerregistry, calls Docker Hub `index.docker.io`)."""
+        host = "index.docker.io" if self.host == DEFAULT_REGISTRY else self.host
+        return f"{host}/{self.repository}"
 
     @property
     def loopback(self) -> bool:
@@ -264,10 +271,29 @@ def _fix_for(status: int) -> str:
     return "check the reference and the registry's logs"
 
 
-def push_image(image: Path, ref: str) -> str:
-    """Push `image` (checked first) with its signature and provenance; returns its digest."""
-    parsed = open_image(Path(image))
+def push_image(image: Path, ref: str, *, sign_key: Path | None = None,
+               passphrase: str | None = None) -> str:
+    """Push `image` (checked first) with its signature and provenance; returns its digest.
+
+    With `sign_key`, a copy of the image is signed for the destination repository first (its
+    signature names `host/repository`, as `cosign sign` does after a push); the file at
+    `image` is left as it was."""
     target = parse_reference(ref)
+    if sign_key is None:
+        return _push(open_image(Path(image)), target)
+    import shutil
+    import tempfile
+
+    from wasmforge.image.signing import sign_image
+
+    with tempfile.TemporaryDirectory(prefix="wasmforge-push-") as tmp:
+        copy = Path(tmp) / "image.oci.tar"
+        shutil.copyfile(image, copy)
+        sign_image(copy, sign_key, passphrase, reference=target.repository_name)
+        return _push(open_image(copy), target)
+
+
+def _push(parsed: ParsedImage, target: Reference) -> str:
     if target.digest and target.digest != parsed.digest:
         raise ImageError(f"the reference names {target.digest} but the image is "
                          f"{parsed.digest}", fix="push by tag, or use the image's digest")

@@ -84,13 +84,19 @@ def _covers(payload: bytes, digest: str) -> bool:
         return False
 
 
-def sign_image(image: Path, key: Path, passphrase: str | None = None) -> str:
-    """Sign `image` in place (atomically) with the private key at `key`; returns its digest."""
+def sign_image(image: Path, key: Path, passphrase: str | None = None,
+               reference: str | None = None) -> str:
+    """Sign `image` in place (atomically) with the private key at `key`; returns its digest.
+
+    `reference` is the repository the signature names as its docker-reference, as cosign
+    writes it (`registry.example.com/team/hello`); by default the image's own name, since a
+    build does not know where it will be pushed (`wasmforge push --sign-key` signs for the
+    destination)."""
     private = keyring.load_private_key(key, passphrase)
     parsed = open_image(image)
     layout = parsed.layout
     fingerprint = keyring.fingerprint(private.public_key())
-    payload = simple_signing_payload(parsed.digest, parsed.name or "wasmforge")
+    payload = simple_signing_payload(parsed.digest, reference or parsed.name or "wasmforge")
     signature = base64.b64encode(keyring.sign(private, payload)).decode()
 
     layers: list[tuple[str, bytes, dict[str, str]]] = []
