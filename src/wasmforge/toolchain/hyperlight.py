@@ -146,7 +146,7 @@ def check_load(tool: Path, aot: Path, hosted: list[HostedItem]) -> None:
     table.write_text("".join(f"{item.interface}\t{item.kind}\t{item.name}\n"
                              for item in hosted))
     _run([str(tool), "link", str(aot), str(table)],
-         "loading the Hyperlight AOT code as the backend's guest will")
+         "checking that the backend's guest can load the Hyperlight AOT code")
 
 
 def _named_items(resolve: Mapping[str, Any], interface_id: int) -> list[tuple[str, str]]:
