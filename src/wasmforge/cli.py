@@ -176,33 +176,31 @@ def doctor(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     if json_out:
         _print_json(report)
         return
-    table = Table(title="languages")
-    for column in ("language", "usable", "versions", "remedy"):
-        table.add_column(column)
-    for row in report["languages"]:
-        versions = ", ".join(f"{k} {v}" for k, v in row["versions"].items())
-        usable = "[green]yes[/]" if row["usable"] else "[red]no[/]"
-        remedy = "" if row["usable"] else "; ".join(
-            part for part in (row["problem"], row["remedy"]) if part)
-        table.add_row(row["language"], usable, versions, remedy)
-    out.print(table)
+    out.print(_toolchain_table("languages", "language", report["languages"]))
     tiers = Table(title="isolation tiers")
     for column in ("tier", "usable", "detail"):
         tiers.add_column(column)
-    for row in report.get("tiers", []):
-        usable = "[green]yes[/]" if row["usable"] else "[red]no[/]"
-        tiers.add_row(row["tier"], usable, row["detail"])
+    for row in report["tiers"]:
+        tiers.add_row(row["tier"], _yes_no(row["usable"]), row["detail"])
     out.print(tiers)
-    packaging = Table(title="packaging")
-    for column in ("what", "usable", "versions", "remedy"):
-        packaging.add_column(column)
-    for row in report["packaging"]:
+    out.print(_toolchain_table("packaging", "what", report["packaging"]))
+
+
+def _yes_no(usable: object) -> str:
+    return "[green]yes[/]" if usable else "[red]no[/]"
+
+
+def _toolchain_table(title: str, first: str, rows: list[dict[str, Any]]) -> Any:
+    """Rows of {first, usable, versions, problem, remedy} as doctor prints them."""
+    table = Table(title=title)
+    for column in (first, "usable", "versions", "remedy"):
+        table.add_column(column)
+    for row in rows:
         versions = ", ".join(f"{k} {v}" for k, v in row["versions"].items())
-        usable = "[green]yes[/]" if row["usable"] else "[red]no[/]"
         remedy = "" if row["usable"] else "; ".join(
             part for part in (row["problem"], row["remedy"]) if part)
-        packaging.add_row(row["what"], usable, versions, remedy)
-    out.print(packaging)
+        table.add_row(row[first], _yes_no(row["usable"]), versions, remedy)
+    return table
 
 
 # ------------------------------------------------------------------ keys and images
