@@ -104,10 +104,15 @@ class PythonDriver:
             f"PRELOAD = {sorted(preload)!r}\n", encoding="utf-8")
 
         out = work / f"{project.name}.wasm"
+        # componentize-py adds the site-packages of $VIRTUAL_ENV (else of pipenv, else of the
+        # host's python3) to the guest's path: an empty one keeps the host's packages out.
+        no_site = work / "no-site"
+        (no_site / "lib" / "site-packages").mkdir(parents=True)
+        env = {**python_with(target), "VIRTUAL_ENV": str(no_site)}
         try:
             run_tool([sys.executable, "-c", _RUN_CPY, "-q", "-d", work / "wit", "-w", wit.WORLD,
                       "componentize", "-p", glue, "wasmforge_main", "-o", out],
-                     what="componentize-py", cwd=work, env=python_with(target))
+                     what="componentize-py", cwd=work, env=env)
         except BuildFailed as failed:
             raise BuildFailed(_python_error(failed.what), where=str(project.root),
                               fix="fix the error above and build again") from None
