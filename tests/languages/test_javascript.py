@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
+from wasmforge.languages import repro
 from wasmforge.languages.javascript import driver
 from wasmforge.toolchain.build import build_project
 
@@ -85,6 +86,20 @@ def test_template_builds_and_runs(script_js_hello, script_runner) -> None:
     assert run.stdout == "Hey, Bob!\n"
     plain = script_runner(script_js_hello.component)
     assert plain.ok and plain.stdout == "Hello, world!\n"
+
+
+@pytest.mark.slow
+def test_clean_builds_in_different_folders_are_identical(script_js_hello, script_new,
+                                                         tmp_path, monkeypatch) -> None:
+    if repro.shim_library() is None:
+        pytest.skip("the repro library cannot be built here (not Linux, or no C compiler)")
+    monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / "home"))  # no cache to hit
+    parent = tmp_path / "elsewhere" / "deeper"
+    parent.mkdir(parents=True)
+    again = build_project(script_new(parent, "javascript", "jshello", {}))
+    assert not again.cached
+    assert again.component.read_bytes() == script_js_hello.component.read_bytes()
+    assert again.digest == script_js_hello.digest
 
 
 @pytest.mark.slow
