@@ -97,20 +97,23 @@ class JavaScriptDriver:
         out = work / f"{project.name}.wasm"
         disable = [] if project.capabilities.network else ["http"]
         # Reproducible snapshots: the component keeps the paths its start-up saw (the
-        # wrapper's, componentize-js's scratch folder's, the bundle's module comments), so all
-        # of them lie under a folder whose path is named after the inputs, the project seen
-        # through links in it; wizer's random bytes and clocks are fixed (repro.py).
+        # wrapper's, componentize-js's scratch folder's, the bundle's module names), so all of
+        # them lie under a folder whose path is named after the inputs; wizer's random bytes
+        # and clocks are fixed (repro.py). esbuild names modules relative to the project, or,
+        # when the npm packages are installed here (outside the project), relative to links
+        # to the project's entries next to them.
         inputs = self._inputs_digest(project, disable)
         with repro.stable_dir(f"js-{inputs[:16]}") as stage:
             base = stage or work
-            root = _mirror(project.root, base / "src")
+            node_paths = _npm_dependencies(project.root, base / "npm")
+            root = _mirror(project.root, base / "src") if node_paths else project.root
             config = {
                 "root": str(root), "entry": str(root / ENTRY), "work": str(work),
                 "glue": str(glue), "wit": str(work / "wit"), "world": wit.WORLD,
                 "out": str(out), "stage": str(base),
                 "esbuild": (esbuild / "lib" / "main.js").as_uri(),
                 "componentizeJs": (componentize_js / "src" / "componentize.js").as_uri(),
-                "nodePaths": _npm_dependencies(project.root, base / "npm"),
+                "nodePaths": node_paths, "preserveSymlinks": root != project.root,
                 "disableFeatures": disable,
                 "wizerEnv": repro.preload_env(inputs[:16]),
             }
@@ -128,9 +131,9 @@ class JavaScriptDriver:
 
 
 def _mirror(root: Path, folder: Path) -> Path:
-    """`folder`, holding a symbolic link to each entry of `root` (esbuild, which resolves its
-    working folder's own links, then names the modules relative to `folder`); `root` itself
-    where links cannot be made."""
+    """`folder`, holding a symbolic link to each entry of `root` (esbuild, told to keep links
+    and resolving only its working folder's own, then names modules relative to `folder`);
+    `root` itself where links cannot be made."""
     try:
         folder.mkdir()
         for entry in root.iterdir():

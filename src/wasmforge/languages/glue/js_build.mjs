@@ -50,7 +50,7 @@ try {
     nodePaths: config.nodePaths,
     external: ["wasi:*"],
     inject: ["wasmforge:js_process.js"],
-    preserveSymlinks: true,
+    preserveSymlinks: config.preserveSymlinks,
     plugins: [shimPlugin],
     logLevel: "silent",
     charset: "utf8",
