@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
+from wasmforge.languages import repro
 from wasmforge.languages.javascript import driver
 from wasmforge.toolchain.build import build_project
 
@@ -85,6 +86,43 @@ def test_template_builds_and_runs(script_js_hello, script_runner) -> None:
     assert run.stdout == "Hey, Bob!\n"
     plain = script_runner(script_js_hello.component)
     assert plain.ok and plain.stdout == "Hello, world!\n"
+
+
+@pytest.mark.slow
+def test_clean_builds_in_different_folders_are_identical(script_js_probe, script_new,
+                                                         tmp_path, monkeypatch) -> None:
+    if repro.shim_library() is None:
+        pytest.skip("the repro library cannot be built here (not Linux, or no C compiler)")
+    monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / "home"))  # no cache to hit
+    parent = tmp_path / "elsewhere" / "deeper"
+    parent.mkdir(parents=True)
+    again = build_project(script_new(parent, "javascript", "jsprobe", PROBE_FILES))
+    assert not again.cached
+    assert again.component.read_bytes() == script_js_probe.component.read_bytes()
+    assert again.digest == script_js_probe.digest
+
+
+@pytest.mark.slow
+def test_pnpm_layout_resolves_through_the_store(script_new, script_home, script_runner,
+                                                tmp_path) -> None:
+    root = script_new(tmp_path, "javascript", "jspnpm", {
+        "main.js": 'import foo from "foo";\nconsole.log(foo());\n',
+        "package.json": '{"name": "jspnpm", "type": "module", "dependencies": {"foo": "1.0.0"}}\n',
+    })
+    store = root / "node_modules" / ".pnpm"
+    for name, source in (("foo", 'import bar from "bar";\nexport default () => bar + 1;\n'),
+                         ("bar", "export default 41;\n")):
+        package = store / f"{name}@1.0.0" / "node_modules" / name
+        package.mkdir(parents=True)
+        (package / "package.json").write_text(
+            f'{{"name": "{name}", "version": "1.0.0", "type": "module", "main": "index.js"}}\n')
+        (package / "index.js").write_text(source)
+    # pnpm: a package's own dependencies are links next to it in the store, not hoisted
+    (store / "foo@1.0.0" / "node_modules" / "bar").symlink_to("../../bar@1.0.0/node_modules/bar")
+    (root / "node_modules" / "foo").symlink_to(".pnpm/foo@1.0.0/node_modules/foo")
+    run = script_runner(build_project(root).component)
+    assert run.ok, run.stderr
+    assert run.stdout == "42\n"
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ run in wasmtime-py (WASIp2: args, one env var, stdin, no preopens)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -114,6 +115,13 @@ def test_uncaught_exception_prints_traceback_and_fails(py_app: BuildResult,
     assert 'File "main.py", line 22' in run.stderr
     assert "ValueError: kaboom" in run.stderr
     assert "wasmforge_main" not in run.stderr
+
+
+def test_host_site_packages_stay_out_of_the_component(py_app: BuildResult) -> None:
+    # componentize-py mounts the site-packages of $VIRTUAL_ENV (else of the host's python3)
+    # while it pre-initialises: the importer's listings of them reached the snapshot.
+    host_package = f"wasmtime-{importlib.metadata.version('wasmtime')}.dist-info"
+    assert host_package.encode() not in py_app.component.read_bytes()
 
 
 def test_component_exports_run_and_carries_pinned_versions(py_app: BuildResult) -> None:

@@ -5,17 +5,27 @@ project's package.json; generated glue (glue/js_build.mjs) moves the bundle's to
 into the wasi:cli/run export, and componentize-js makes the component. `process.argv`,
 `process.env`, `process.exitCode`, `process.exit()`, `process.stdin.read()` and
 `fs.readFileSync` (over WASI) are provided by glue/js_process.js and glue/js_fs.js.
+
+Builds are byte-reproducible. componentize-js keeps the engine's memory after wizer ran its
+start-up, and that memory held (1) paths of the build folder: the wrapper's, componentize-js's
+scratch folder's (named after Math.random()), the bundle's module comments and the source
+names of stack traces; (2) wizer's random bytes (SpiderMonkey's hash keys) and monotonic
+clock readings. For (1) the build runs in /tmp/wasmforge-js-DIGEST (DIGEST: the inputs), the
+project seen through links in it and the glue as `wasmforge:` modules; for (2) wizer runs
+with languages/repro.py's preloaded library. Where that library cannot be built (no C
+compiler, not Linux) builds still work, but differ.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from importlib import resources
 from pathlib import Path
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
-from wasmforge.languages import glue
+from wasmforge.languages import glue, repro
 from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
 from wasmforge.languages.glue import wit
 from wasmforge.languages.tools import (
@@ -65,7 +75,7 @@ class JavaScriptDriver:
 
     def toolchain_versions(self) -> dict[str, str]:
         return {**{req.name: req.version for req in (COMPONENTIZE_JS, ESBUILD, wit.JCO)},
-                "wasmforge-glue": glue.digest(*_GLUE)}
+                "wasmforge-glue": glue.digest(*_GLUE, repro.SHIM)}
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
         node = require_binary("node", self.name, _NODE_FIX)
@@ -85,18 +95,52 @@ class JavaScriptDriver:
             (glue / name).write_text(text.replace("WASI_VERSION", version), "utf-8")
 
         out = work / f"{project.name}.wasm"
-        config = {
-            "root": str(project.root), "entry": str(entry), "work": str(work),
-            "glue": str(glue), "wit": str(work / "wit"), "world": wit.WORLD, "out": str(out),
-            "esbuild": (esbuild / "lib" / "main.js").as_uri(),
-            "componentizeJs": (componentize_js / "src" / "componentize.js").as_uri(),
-            "nodePaths": _npm_dependencies(project.root, work / "npm"),
-            "disableFeatures": [] if project.capabilities.network else ["http"],
-        }
-        (work / "config.json").write_text(json.dumps(config, indent=1), "utf-8")
-        run_tool([node, glue / "js_build.mjs", work / "config.json"], what="JavaScript build",
-                 cwd=work)
+        disable = [] if project.capabilities.network else ["http"]
+        # Reproducible snapshots: the component keeps the paths its start-up saw (the
+        # wrapper's, componentize-js's scratch folder's, the bundle's module names), so all of
+        # them lie under a folder whose path is named after the inputs; wizer's random bytes
+        # and clocks are fixed (repro.py). esbuild names modules relative to the project, or,
+        # when the npm packages are installed here (outside the project), relative to links
+        # to the project's entries next to them.
+        inputs = self._inputs_digest(project, disable)
+        with repro.stable_dir(f"js-{inputs[:16]}") as stage:
+            base = stage or work
+            node_paths = _npm_dependencies(project.root, base / "npm")
+            root = _mirror(project.root, base / "src") if node_paths else project.root
+            config = {
+                "root": str(root), "entry": str(root / ENTRY), "work": str(work),
+                "glue": str(glue), "wit": str(work / "wit"), "world": wit.WORLD,
+                "out": str(out), "stage": str(base),
+                "esbuild": (esbuild / "lib" / "main.js").as_uri(),
+                "componentizeJs": (componentize_js / "src" / "componentize.js").as_uri(),
+                "nodePaths": node_paths, "preserveSymlinks": root != project.root,
+                "disableFeatures": disable,
+                "wizerEnv": repro.preload_env(inputs[:16]),
+            }
+            (work / "config.json").write_text(json.dumps(config, indent=1), "utf-8")
+            run_tool([node, glue / "js_build.mjs", work / "config.json"],
+                     what="JavaScript build", cwd=work)
         return BuildOutput(out, "component")
+
+    def _inputs_digest(self, project: Project, disable: list[str]) -> str:
+        hasher = hashlib.sha256(json.dumps([self.toolchain_versions(), disable]).encode())
+        for path in self.source_files(project):
+            hasher.update(path.relative_to(project.root).as_posix().encode() + b"\0")
+            hasher.update(path.read_bytes() + b"\0")
+        return hasher.hexdigest()
+
+
+def _mirror(root: Path, folder: Path) -> Path:
+    """`folder`, holding a symbolic link to each entry of `root` (esbuild, told to keep links
+    and resolving only its working folder's own, then names modules relative to `folder`);
+    `root` itself where links cannot be made."""
+    try:
+        folder.mkdir()
+        for entry in root.iterdir():
+            (folder / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    except OSError:
+        return root
+    return folder
 
 
 def _npm_dependencies(root: Path, dest: Path) -> list[str]:

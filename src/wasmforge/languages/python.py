@@ -3,6 +3,33 @@
 The user writes no bindings: wasmforge generates glue (glue/python_main.py) that runs the
 script as `__main__` inside the wasi:cli/run export. Pure-Python dependencies listed in
 `requirements.txt` are installed with pip into the build's scratch folder and bundled.
+
+Python builds are not byte-reproducible, and cannot be made so from outside componentize-py
+0.25.1. It pre-initialises CPython 3.14 under wasmtime's WASI with the host's real entropy,
+clocks and files, then keeps the interpreter's whole linear memory (13.7 MB of data segments
+in the main core module) as the component's initial state, so everything start-up read
+is in it:
+
+- entropy: the str hash secret (24 bytes of random_get at interpreter start) changes every
+  string's cached hash and every dict and set layout, hence the allocation order; two clean
+  builds of the template differ in ~29,000 ranges, 6.9 MB of that memory. wasi-libc's
+  arc4random state and the `random` module's state differ too. The guest's environment is
+  fixed by componentize-py (PYTHONHOME, PYTHONPATH, PYTHONUNBUFFERED only): PYTHONHASHSEED
+  cannot be passed to it.
+- clocks: the wall and monotonic clocks read during start-up.
+- file times: CPython's importer stats the standard library, the bindings and helper modules
+  componentize-py extracts or writes into new temporary folders at build time, and the
+  `__pycache__` folders it writes itself. Those times (folder mtimes, every file's atime and
+  ctime) stay in FileFinder caches, in freed float and int objects and on the C stack, and
+  the uninitialised padding of objects allocated later picks them up.
+
+Fixing entropy and clocks in the componentize-py process (what languages/repro.py does for
+JavaScript) leaves 45 ranges, 277 bytes: floats and 32-bit ints holding the build's Unix
+time, and str headers whose padding bytes came from them. wasmtime reads file metadata with
+raw statx system calls, which no preloaded library can intercept, and no program can set a
+ctime. A fix needs componentize-py itself: fixed WASI entropy, clocks and file times for
+pre-initialisation, or an allocator that scrubs freed memory (PYTHONMALLOC=malloc_debug) in
+the guest's environment (upstream: bytecodealliance/componentize-py#247).
 """
 
 from __future__ import annotations
@@ -104,10 +131,15 @@ class PythonDriver:
             f"PRELOAD = {sorted(preload)!r}\n", encoding="utf-8")
 
         out = work / f"{project.name}.wasm"
+        # componentize-py adds the site-packages of $VIRTUAL_ENV (else of pipenv, else of the
+        # host's python3) to the guest's path: an empty one keeps the host's packages out.
+        no_site = work / "no-site"
+        (no_site / "lib" / "site-packages").mkdir(parents=True)
+        env = {**python_with(target), "VIRTUAL_ENV": str(no_site)}
         try:
             run_tool([sys.executable, "-c", _RUN_CPY, "-q", "-d", work / "wit", "-w", wit.WORLD,
                       "componentize", "-p", glue, "wasmforge_main", "-o", out],
-                     what="componentize-py", cwd=work, env=python_with(target))
+                     what="componentize-py", cwd=work, env=env)
         except BuildFailed as failed:
             raise BuildFailed(_python_error(failed.what), where=str(project.root),
                               fix="fix the error above and build again") from None

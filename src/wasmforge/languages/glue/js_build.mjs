@@ -9,16 +9,28 @@ const config = JSON.parse(await readFile(process.argv[2], "utf8"));
 const esbuild = (await import(config.esbuild)).default;
 const { componentize } = await import(config.componentizeJs);
 
-const shims = {
-  fs: path.join(config.glue, "js_fs.js"),
-  "node:fs": path.join(config.glue, "js_fs.js"),
-  process: path.join(config.glue, "js_process.js"),
-  "node:process": path.join(config.glue, "js_process.js"),
-};
+// The shims are modules of their own namespace, "wasmforge:js_fs.js": the bundle (whose
+// text the component keeps) names them so, not by the build folder's path.
+const shims = { fs: "js_fs.js", process: "js_process.js" };
 const shimPlugin = {
   name: "wasmforge-shims",
   setup(build) {
-    build.onResolve({ filter: /^(node:)?(fs|process)$/ }, (args) => ({ path: shims[args.path] }));
+    build.onResolve({ filter: /^(node:)?(fs|process)$/ }, (args) => ({
+      path: shims[args.path.replace(/^node:/, "")],
+      namespace: "wasmforge",
+    }));
+    build.onResolve({ filter: /^wasmforge:/ }, (args) => ({
+      path: args.path.slice("wasmforge:".length),
+      namespace: "wasmforge",
+    }));
+    build.onResolve({ filter: /^\.\/js_\w+\.js$/, namespace: "wasmforge" }, (args) => ({
+      path: args.path.slice(2),
+      namespace: "wasmforge",
+    }));
+    build.onLoad({ filter: /.*/, namespace: "wasmforge" }, async (args) => ({
+      contents: await readFile(path.join(config.glue, args.path), "utf8"),
+      loader: "js",
+    }));
   },
 };
 
@@ -37,7 +49,8 @@ try {
     conditions: ["import", "module", "default"],
     nodePaths: config.nodePaths,
     external: ["wasi:*"],
-    inject: [path.join(config.glue, "js_process.js")],
+    inject: ["wasmforge:js_process.js"],
+    preserveSymlinks: config.preserveSymlinks,
     plugins: [shimPlugin],
     logLevel: "silent",
     charset: "utf8",
@@ -159,18 +172,29 @@ export const run = {
   },
 };
 `;
-const wrapperPath = path.join(config.work, "component.js");
+// componentize-js pre-initialises the engine under wizer and snapshots its memory, which
+// keeps the paths it was given: the wrapper's, and its scratch folder's (under os.tmpdir(),
+// named after Math.random()). Both go into config.stage, whose path is the same in every
+// build, and Math.random follows a fixed sequence while componentize-js names the folder.
+// config.wizerEnv fixes wizer's random bytes and clocks (languages/repro.py).
+const wrapperPath = path.join(config.stage, "component.js");
 await writeFile(wrapperPath, wrapper);
-
+process.env.TMPDIR = config.stage;
+const random = Math.random;
+let seed = 1;
+Math.random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
 try {
   const { component } = await componentize({
     sourcePath: wrapperPath,
     witPath: config.wit,
     worldName: config.world,
     disableFeatures: config.disableFeatures,
+    env: config.wizerEnv,
   });
   await writeFile(config.out, component);
 } catch (err) {
   process.stderr.write(`${err && err.message ? err.message : err}\n`);
   process.exit(1);
+} finally {
+  Math.random = random;
 }
