@@ -63,7 +63,10 @@ class JavaScriptDriver:
         except ToolchainMissing as missing:
             fix = missing.fix if "node" in missing.what else install_remedy(self.name)
             return ToolStatus(False, problem=missing.what, remedy=fix or "")
-        return ToolStatus(True, {**self.toolchain_versions(), "wasi": version})
+        reproducible = ("yes" if repro.shim_library() is not None else
+                        "no (the repro shim needs Linux with glibc and a C compiler)")
+        return ToolStatus(True, {**self.toolchain_versions(), "wasi": version,
+                                 "byte-reproducible": reproducible})
 
     def source_files(self, project: Project) -> list[Path]:
         return project_files(project.root, lambda path: (
