@@ -21,8 +21,8 @@ from wasmtime.component import Component
 
 from wasmforge.runtime.codecache import compiled_path, engine_fingerprint
 
-# The precompiled layer's annotations (written by toolchain/precompile.py, which computes
-# the same fingerprint: the two parts must not import each other).
+# The precompiled layer's annotation (written by toolchain/precompile.py with codecache's
+# fingerprint).
 ENGINE_ANNOTATION = "dev.wasmforge.engine"
 EPOCH_TICK_S = 0.005
 _MEMORY_CACHE_SIZE = 32

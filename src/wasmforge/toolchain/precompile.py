@@ -2,28 +2,21 @@
 
 The runtime maps this code instead of compiling (componentize-py/js components take ~10 s
 to compile) when the layer's engine fingerprint equals its own, and only for signed images:
-precompiled code is native code. The fingerprint and engine settings mirror
-runtime/engine.py (toolchain and runtime do not import each other; a test checks they agree).
+precompiled code is native code. The fingerprint is runtime/codecache.py's (which imports no
+wasmtime); the engine settings mirror runtime/engine.py, and a test checks they agree.
 """
 
 from __future__ import annotations
-
-import platform
-from importlib.metadata import version
 
 import wasmtime
 from wasmtime.component import Component
 
 from wasmforge.errors import BuildFailed
 from wasmforge.image.model import PRECOMPILED_MEDIA_TYPE, Layer
+from wasmforge.runtime.codecache import engine_fingerprint, wasmtime_version
 
 ENGINE_ANNOTATION = "dev.wasmforge.engine"
 WASMTIME_ANNOTATION = "dev.wasmforge.wasmtime.version"
-
-
-def engine_fingerprint(fuel: bool = False) -> str:
-    return (f"wasmtime-py {version('wasmtime')}; epoch-interruption; "
-            f"fuel={'on' if fuel else 'off'}; {platform.machine()}-{platform.system().lower()}")
 
 
 def precompile_layer(component: bytes, fuel: bool = False) -> Layer:
@@ -40,5 +33,5 @@ def precompile_layer(component: bytes, fuel: bool = False) -> Layer:
                           fix="check that it validates with `wasm-tools validate`") from None
     return Layer(media_type=PRECOMPILED_MEDIA_TYPE, data=code, annotations={
         ENGINE_ANNOTATION: engine_fingerprint(fuel),
-        WASMTIME_ANNOTATION: version("wasmtime"),
+        WASMTIME_ANNOTATION: wasmtime_version(),
     })
