@@ -40,7 +40,7 @@ class BackendGuest:
 
     def image(self) -> bytes:
         """The guest ELF embedded in the native module (empty when it cannot be found)."""
-        return guest_image(self.native.read_bytes()) or b""
+        return _guest_image(self.native, self.native.stat().st_mtime_ns)
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,11 @@ def _backend_guest(native: Path, _mtime_ns: int) -> BackendGuest | None:
     except metadata.PackageNotFoundError:
         package_version = "unknown"
     return BackendGuest(package_version, version, native)
+
+
+@functools.lru_cache(maxsize=2)
+def _guest_image(native: Path, _mtime_ns: int) -> bytes:
+    return guest_image(native.read_bytes()) or b""
 
 
 def guest_wasmtime_version(native: bytes) -> str | None:

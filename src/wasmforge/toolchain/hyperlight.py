@@ -20,6 +20,7 @@ Two checks stand in for the VM's first load, so a bad image fails its build, not
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -207,6 +208,7 @@ def aot_tool_path(wasmtime: str) -> Path:
             / AOT_BINARY)
 
 
+@functools.cache
 def aot_revision() -> str:
     """A digest of the precompiler's sources, so that a changed tool is rebuilt."""
     digest = hashlib.sha256()
