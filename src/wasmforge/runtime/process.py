@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import os
 import queue
@@ -228,6 +229,7 @@ def _system_dirs() -> list[str]:
     return args
 
 
+@functools.cache
 def _worker_boot() -> str:
     """The worker's `-c` program. `-S` skips site and its .pth files (other packages'
     start-up hooks, ~20 ms), so the two folders the worker imports from come first."""
@@ -343,9 +345,9 @@ class ProcessBackend:
                         invocation.precompiled)
         grants = invocation.grants
         shape = self._shape(invocation)
+        pairs = zip(shape.binds, grants.preopens, strict=True)
         preopens = [{"path": inside, "guest": preopen.guest, "ro": preopen.read_only}
-                    for (_, inside, _), preopen in zip(shape.binds, grants.preopens,
-                                                                   strict=True)]
+                    for (_, inside, _), preopen in pairs]
         endpoints = shape.network
         job = {
             "name": invocation.name, "digest": invocation.digest, "args": list(grants.args),
