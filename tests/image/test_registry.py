@@ -56,6 +56,13 @@ def test_push_with_a_key_signs_for_the_destination_repository(
     assert json.loads(local.payload)["critical"]["identity"] == {"docker-reference": "hello"}
 
 
+def test_push_with_a_key_refuses_a_missing_image_in_one_sentence(keypair, registry,
+                                                                 tmp_path: Path) -> None:
+    with pytest.raises(ImageError):
+        push_image(tmp_path / "absent.oci.tar", f"{registry.host}/team/absent:1",
+                   sign_key=keypair.private)
+
+
 def test_the_docker_reference_is_the_repository_cosign_names() -> None:
     assert parse_reference("127.0.0.1:5000/team/hello:1").repository_name == \
         "127.0.0.1:5000/team/hello"

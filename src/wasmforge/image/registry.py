@@ -279,8 +279,9 @@ def push_image(image: Path, ref: str, *, sign_key: Path | None = None,
     signature names `host/repository`, as `cosign sign` does after a push); the file at
     `image` is left as it was."""
     target = parse_reference(ref)
+    parsed = open_image(Path(image))  # a missing or broken image is refused here
     if sign_key is None:
-        return _push(open_image(Path(image)), target)
+        return _push(parsed, target)
     import shutil
     import tempfile
 
