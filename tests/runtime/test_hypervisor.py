@@ -223,7 +223,7 @@ def test_the_aot_layer_travels_in_a_signed_image_only(
 
     from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, Layer
     from wasmforge.image.reader import load_image
-    from wasmforge.runtime.hypervisor import with_hyperlight_code
+    from wasmforge.runtime.hypervisor import unfit, with_hyperlight_code
 
     data, annotations = hyperlight_aot
     layer = Layer(HYPERLIGHT_AOT_MEDIA_TYPE, data, annotations)
@@ -232,7 +232,13 @@ def test_the_aot_layer_travels_in_a_signed_image_only(
     assert picked.precompiled == (data, annotations)
     assert check_version(*picked.precompiled) == data
     unsigned = load_image(make_image(guest, layers=(layer,), sign=None), allow_unsigned=True)
-    assert with_hyperlight_code(unsigned, replace(_invocation(None))).precompiled is None
+    with pytest.raises(RuntimeFailure, match="native code, which runs only from a signed"):
+        with_hyperlight_code(unsigned, replace(_invocation(None)))
+    plain = load_image(make_image(guest))
+    assert with_hyperlight_code(plain, _invocation(None)).precompiled is None
+    assert unfit(plain, _invocation(None)) == "the image carries no Hyperlight code"
+    assert "signed" in unfit(unsigned, _invocation(None))
+    assert unfit(signed, _invocation(None)) == ""
 
 
 @pytest.mark.slow
@@ -278,3 +284,19 @@ def test_real_vm_boot(hyperlight_aot: tuple[bytes, dict[str, str]], tmp_path: Pa
     assert again.exit_code == 0, again.message
     print(f"hypervisor: VM create + load + first call {created * 1000:.2f} ms; "
           f"call after restore {per_call * 1000:.2f} ms")
+
+
+def test_auto_passes_over_a_usable_tier_the_image_cannot_use() -> None:
+    from wasmforge.runtime.process import ProcessBackend
+
+    if not ProcessBackend().available().usable:
+        pytest.skip("the process tier is not usable here")
+    notices: list[str] = []
+    picked = tiers.choose("auto", "wasm", notices.append,
+                          lambda tier: "it wants something else" if tier == "process" else "")
+    assert picked.name == "wasm"
+    assert notices[-1].startswith("isolation: wasm (")
+    assert notices[-1].endswith("; process not used: it wants something else)")
+    with pytest.raises(RuntimeFailure, match="process: it wants something else"):
+        tiers.choose("auto", "process", notices.append,
+                     lambda tier: "it wants something else" if tier == "process" else "")

@@ -28,6 +28,7 @@ import importlib
 import json
 import multiprocessing
 import os
+import re
 import tempfile
 import threading
 import time
@@ -47,7 +48,7 @@ from wasmforge.guest.executor import (
     request_json,
 )
 from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, LoadedImage
-from wasmforge.runtime.backend import Invocation, RunOutcome, TierStatus
+from wasmforge.runtime.backend import FailureKind, Invocation, RunOutcome, TierStatus
 
 WASMTIME_ANNOTATION = "org.wasmforge.hyperlight.wasmtime"
 TOOLS_ENTRY_POINTS = "wasmforge.tools"
@@ -58,12 +59,34 @@ def with_hyperlight_code(image: LoadedImage, invocation: Invocation) -> Invocati
     """The invocation for this tier: the image's Hyperlight AOT code as `precompiled`.
 
     AOT code is native code mapped into the VM, so, as for the wasm tier's precompiled
-    layer, only a signed image's code is used; otherwise the backend refuses the run.
+    layer, only a signed image's code is used: an unsigned image's is refused here.
     """
     layer = image.layer(HYPERLIGHT_AOT_MEDIA_TYPE)
-    if layer is None or not image.signers:
+    if layer is None:
         return replace(invocation, precompiled=None)
+    if not image.signers:
+        raise RuntimeFailure(UNSIGNED_CODE, fix="sign the image (`wasmforge sign`) and run it "
+                             "with --trust, or pick another tier with --isolation")
     return replace(invocation, precompiled=(layer.data, dict(layer.annotations)))
+
+
+UNSIGNED_CODE = ("the image's Hyperlight code is native code, which runs only from a signed "
+                 "image, and this image is unsigned")
+
+
+def unfit(image: LoadedImage, invocation: Invocation) -> str:
+    """Why this tier cannot run this image as asked ("" when it can); for `--isolation auto`,
+    which then takes the next tier instead of failing here."""
+    layer = image.layer(HYPERLIGHT_AOT_MEDIA_TYPE)
+    if layer is None:
+        return "the image carries no Hyperlight code"
+    if not image.signers:
+        return UNSIGNED_CODE
+    try:
+        check_version(layer.data, layer.annotations)
+    except RuntimeFailure as err:
+        return str(err)
+    return mount_refusal(invocation)
 
 
 # ---- host functions -------------------------------------------------------------------
@@ -236,20 +259,19 @@ class HypervisorBackend:
                                invocation.grants.env)
         reply = worker.call(request, invocation.limits.timeout_s)
         elapsed = time.perf_counter() - started
-        if reply is None:
-            with self._lock:
-                self._workers.pop(key, None)
-            return RunOutcome(1, "timeout", f"the guest ran past its wall-time cap of "
-                              f"{invocation.limits.timeout_s:g} s and its VM was stopped",
-                              elapsed_s=elapsed)
-        if "error" in reply:
+        if reply is None or reply.get("fatal"):
             with self._lock:
                 self._workers.pop(key, None)
             worker.close()
-            return RunOutcome(1, "trap", "the Hyperlight VM failed: "
-                              f"{hypervisor_error(reply['error'])}", elapsed_s=elapsed)
-        _write(invocation.stdio.stdout, reply["stdout"])
-        _write(invocation.stdio.stderr, reply["stderr"])
+        if reply is None:
+            return RunOutcome(1, "timeout", f"the guest ran past its wall-time cap of "
+                              f"{invocation.limits.timeout_s:g} s and its VM was stopped",
+                              elapsed_s=elapsed)
+        _write(invocation.stdio.stdout, reply.get("stdout", ""))
+        _write(invocation.stdio.stderr, reply.get("stderr", ""))
+        if "error" in reply:
+            kind, message = vm_failure(reply["error"], invocation.limits.memory_bytes)
+            return RunOutcome(1, kind, message, elapsed_s=elapsed)
         code = int(reply["exit_code"])
         if code == BAD_REQUEST_EXIT:
             return RunOutcome(code, "internal", f"the executor refused the request: "
@@ -288,6 +310,20 @@ def mount_refusal(invocation: Invocation) -> str:
         return (f"the hypervisor tier empties its /output directory before every call, so it "
                 f"will not mount {rw[0].host}, which has files in it; mount an empty directory")
     return ""
+
+
+def vm_failure(text: str, memory_bytes: int) -> tuple[FailureKind, str]:
+    """A failed call's kind and one sentence, from hyperlight's error text."""
+    if "Out of physical memory" in text:
+        heap, _ = vm_memory(memory_bytes)
+        return "memory", (f"the guest ran out of memory: its VM's heap of {heap} MiB (the "
+                          f"cap of {memory_bytes / (1 << 20):g} MiB and the guest runtime's "
+                          f"{HEAP_OVERHEAD_MIB} MiB) is full")
+    aborted = re.search(r"Guest aborted: \d+ ([^\n]*)", text)
+    if aborted:
+        # A wasm trap ends the guest runtime's call with a CPU exception in the VM.
+        return "trap", f"the guest trapped in its Hyperlight VM ({aborted.group(1).strip()})"
+    return "trap", f"the Hyperlight VM failed: {hypervisor_error(text)}"
 
 
 def hypervisor_error(text: str) -> str:
@@ -364,18 +400,26 @@ class _Worker:
         return self.process.is_alive()
 
     def call(self, request: str, timeout_s: float) -> dict[str, Any] | None:
-        """The reply, or None when the call ran past `timeout_s` (the VM is then killed).
-        The first call also waits for the VM to be created and loaded."""
+        """The reply, or None when the guest ran past `timeout_s` (the VM is then killed).
+
+        The first call first waits (up to _LOAD_GRACE_S) for the VM to be created and
+        loaded: the wall-time cap counts the guest's call only."""
         with self.lock:
             try:
+                if not self.loaded:
+                    if not self.conn.poll(_LOAD_GRACE_S):
+                        return {"error": f"the VM was not loaded after {_LOAD_GRACE_S:g} s",
+                                "fatal": True}
+                    ready: dict[str, Any] = self.conn.recv()
+                    if "error" in ready:
+                        return ready
+                    self.loaded = True
                 self.conn.send(request)
-                if not self.conn.poll(timeout_s + (0 if self.loaded else _LOAD_GRACE_S)):
-                    self.close()
+                if not self.conn.poll(timeout_s):
                     return None
                 reply: dict[str, Any] = self.conn.recv()
             except (EOFError, OSError):
-                return {"error": "the VM worker exited"}
-            self.loaded = True
+                return {"error": "the VM worker exited", "fatal": True}
             return reply
 
     def close(self) -> None:
@@ -385,6 +429,10 @@ class _Worker:
 
 
 def _serve(conn: Any, invocation: Invocation, aot: bytes) -> None:
+    """Create and load the VM, say so, then serve calls: each from the snapshot.
+
+    A failed call (a trap, memory exhausted) is replied and the VM kept, since the next
+    call restores it; failing to create, load or restore the VM ends the worker."""
     try:
         from hyperlight_sandbox_backend_wasm import WasmSandbox
 
@@ -411,25 +459,30 @@ def _serve(conn: Any, invocation: Invocation, aot: bytes) -> None:
                 sandbox.allow_domain(target)
             sandbox.run("")  # create the VM and load the guest
             snapshot = sandbox.snapshot()
+            conn.send({"loaded": True})
             while True:
                 request = conn.recv()
                 sandbox.restore(snapshot)
-                try:
-                    result = sandbox.run(request)
-                    code, out, err = result.exit_code, result.stdout, result.stderr
-                except RuntimeError:
-                    status = take_exit_status(output)
-                    if status is None:
-                        raise
-                    code, out, err = status, "", ""  # exit() traps by design
-                captured_out, captured_err = take_captured(output)
-                conn.send({"stdout": captured_out + out, "stderr": captured_err + err,
-                           "exit_code": code})
+                conn.send(_call(sandbox, request, output))
     except EOFError:
         return
     except Exception as err:  # reported to the parent as the VM's failure
         with contextlib.suppress(OSError):
-            conn.send({"error": str(err)})
+            conn.send({"error": str(err), "fatal": True})
+
+
+def _call(sandbox: Any, request: str, output: Path) -> dict[str, Any]:
+    try:
+        result = sandbox.run(request)
+        code, out, err = result.exit_code, result.stdout, result.stderr
+    except RuntimeError as failed:
+        status = take_exit_status(output)
+        captured_out, captured_err = take_captured(output)
+        if status is None:
+            return {"error": str(failed), "stdout": captured_out, "stderr": captured_err}
+        return {"stdout": captured_out, "stderr": captured_err, "exit_code": status}
+    captured_out, captured_err = take_captured(output)
+    return {"stdout": captured_out + out, "stderr": captured_err + err, "exit_code": code}
 
 
 def _tool_callback(name: str, dispatch: Callable[[str, str], tuple[bool, str]]

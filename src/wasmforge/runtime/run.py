@@ -46,7 +46,8 @@ def run_image(request: RunRequest, notice: Notice) -> int:
     """
     image = load(request, notice)
     invocation = invocation_for(image, request, notice)
-    backend = tiers.choose(request.isolation, _caps(image).isolation, notice)
+    backend = tiers.choose(request.isolation, _caps(image).isolation, notice,
+                           lambda tier: unfit(image, invocation, tier))
     prestart = getattr(backend, "prestart", None)  # a backend whose sandbox starts slowly
     if prestart is not None:
         prestart(invocation)
@@ -127,6 +128,15 @@ def invocation_for(image: LoadedImage, request: RunRequest, notice: Notice) -> I
         grants=grants, limits=limits, stdio=Stdio(), precompiled=precompiled,
         tools=dict(tools), verbose=request.verbose,
     )
+
+
+def unfit(image: LoadedImage, invocation: Invocation, tier: str) -> str:
+    """Why `tier` cannot run this image as asked, or "" (see tiers.choose)."""
+    if tier != "hypervisor":
+        return ""
+    from wasmforge.runtime.hypervisor import unfit as hyperlight_unfit
+
+    return hyperlight_unfit(image, invocation)
 
 
 def for_tier(image: LoadedImage, invocation: Invocation, tier: str) -> Invocation:

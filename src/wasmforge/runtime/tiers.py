@@ -93,8 +93,12 @@ def tier_report() -> list[dict[str, Any]]:
     return rows
 
 
-def choose(requested: str, minimum: str, notice: Callable[[str], None]) -> Backend:
-    """The backend for `--isolation requested`, never weaker than the manifest's minimum."""
+def choose(requested: str, minimum: str, notice: Callable[[str], None],
+           unfit: Callable[[str], str] = lambda _tier: "") -> Backend:
+    """The backend for `--isolation requested`, never weaker than the manifest's minimum.
+
+    `auto` passes over a usable tier for which `unfit(tier)` gives a reason (the image
+    cannot run there as asked), and says so when it settles on another."""
     if requested not in ("auto", *TIER_ORDER):
         raise RuntimeFailure(f"--isolation {requested!r} is not a tier",
                              fix="use auto, wasm, process or hypervisor")
@@ -108,15 +112,20 @@ def choose(requested: str, minimum: str, notice: Callable[[str], None]) -> Backe
             raise RuntimeFailure(f"isolation tier {requested} is not usable here: "
                                  f"{state.detail.rstrip('.')}")
         return backend(requested)
-    reasons = []
+    reasons: list[str] = []  # why each stronger tier was not taken
+    passed_over: list[str] = []  # the usable ones among them
     for name in TIER_ORDER:
         if strength[name] < strength[minimum]:
             break
         state = status(name)
-        if state.usable:
-            notice(f"isolation: {name} ({state.detail})")
+        why = unfit(name) if state.usable else state.detail
+        if not why:
+            extra = "".join(f"; {reason}" for reason in passed_over)
+            notice(f"isolation: {name} ({state.detail}{extra})")
             return backend(name)
-        reasons.append(f"{name}: {state.detail.rstrip('.')}")
+        reasons.append(f"{name}: {why.rstrip('.')}")
+        if state.usable:
+            passed_over.append(f"{name} not used: {why.rstrip('.')}")
     raise RuntimeFailure(f"the image requires isolation tier {minimum} or stronger and this "
                          f"host offers none ({'; '.join(reasons)})",
                          fix="run it on a host that offers that tier")
