@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from wasmforge.guest import executor as ex
-from wasmforge.runtime.hypervisor import ExecutionResult, dispatcher, run_executor_in_wasmtime
+from wasmforge.runtime.hypervisor import ExecutionResult, run_executor_in_wasmtime
+from wasmforge.runtime.tools import dispatcher
 
 pytestmark = pytest.mark.slow
 

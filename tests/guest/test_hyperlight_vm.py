@@ -17,64 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tool_images import TOOL_CAPS, TOOLS_MODULE, write_image_for_tests
 
-from wasmforge.image.model import ProvenanceInputs, WitSummary
-from wasmforge.project import Capabilities, Limits, Mount, Project
+from wasmforge.project import Project
 
 pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).parent
 TESTS = HERE.parent
-CAPS = Capabilities(args=True, env=("GREETING",),
-                    mounts=(Mount("/input", "ro"), Mount("/output", "rw")),
-                    tools=("add", "boom", "absent"),
-                    limits=Limits(memory_bytes=32 << 20, timeout_s=20.0))
-TOOLS = '''import json
-from pathlib import Path
-
-LOG = Path(__file__).with_name("calls.log")
-
-
-def _log(name, args_json):
-    with LOG.open("a") as log:
-        log.write(f"{name} {args_json}\\n")
-
-
-def add(args_json):
-    _log("add", args_json)
-    args = json.loads(args_json)
-    return json.dumps(args["a"] + args["b"])
-
-
-def sub(args_json):
-    _log("sub", args_json)
-    return "0"
-
-
-def boom(args_json):
-    _log("boom", args_json)
-    raise ValueError("boom on purpose")
-'''
-
-
-def _image(out: Path, component: bytes, layers: list, key: Path | None) -> None:
-    from wasmforge.image.layout import write_image
-    from wasmforge.image.signing import sign_image
-
-    project = Project(root=out.parent, name="vmguest", version="0.1.0", language="c",
-                      capabilities=CAPS)
-    write_image(out, project=project, component=component,
-                wit=WitSummary(imports=(), exports=("wasi:cli/run@0.2.12",)),
-                extra_layers=tuple(layers),
-                provenance=ProvenanceInputs(sources={"user_guest.c": "sha256:" + "cd" * 32},
-                                            toolchains={"zig": "0.17.0"},
-                                            wasmforge_version="0.1.0",
-                                            build_started=1700000000,
-                                            build_finished=1700000000))
-    if key is not None:
-        sign_image(out, key)
-
-
 @pytest.fixture(scope="module")
 def vm_dir(user_component: Path, aot_wasmtime: str, jco: Path,
            tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -84,7 +34,7 @@ def vm_dir(user_component: Path, aot_wasmtime: str, jco: Path,
     d = tmp_path_factory.mktemp("vm-cases")
     component = user_component.read_bytes()
     project = Project(root=d, name="vmguest", version="0.1.0", language="c",
-                      capabilities=CAPS)
+                      capabilities=TOOL_CAPS)
     layers = hyperlight_layers(component, project, d / "layers")
     old_home = os.environ.get("WASMFORGE_HOME")
     os.environ["WASMFORGE_HOME"] = str(d / "home")  # keygen trusts what it makes
@@ -96,10 +46,10 @@ def vm_dir(user_component: Path, aot_wasmtime: str, jco: Path,
         else:
             os.environ["WASMFORGE_HOME"] = old_home
     (d / "key.pub").write_bytes(pair.public.read_bytes())
-    _image(d / "tools.oci.tar", component, layers, pair.private)
-    _image(d / "plain.oci.tar", component, [], pair.private)
-    _image(d / "unsigned.oci.tar", component, layers, None)
-    (d / "vmtools.py").write_text(TOOLS)
+    write_image_for_tests(d / "tools.oci.tar", component, layers, pair.private)
+    write_image_for_tests(d / "plain.oci.tar", component, [], pair.private)
+    write_image_for_tests(d / "unsigned.oci.tar", component, layers, None)
+    (d / "vmtools.py").write_text(TOOLS_MODULE)
     (d / "input").mkdir()
     (d / "input" / "note.txt").write_text("a note from the host")
     return d
@@ -134,7 +84,7 @@ def results(vm_dir: Path) -> dict[str, Any]:
     else:
         import nested_kvm
 
-        ran = nested_kvm.run(f"{sys.executable} {script} {vm_dir}", timeout_s=1800,
+        ran = nested_kvm.run(f"{sys.executable} {script} {vm_dir}", timeout_s=900,
                              console_log=vm_dir / "console.log")
         code, console = ran.exit_code, ran.output
     sys.path.insert(0, str(HERE))

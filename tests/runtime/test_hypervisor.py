@@ -19,9 +19,8 @@ from wasmforge.runtime.hypervisor import (
     WASMTIME_ANNOTATION,
     HypervisorBackend,
     check_version,
-    dispatcher,
-    load_tools,
 )
+from wasmforge.runtime.tools import dispatcher, load_tools
 
 LIMITS = RunLimits(memory_bytes=64 << 20, timeout_s=10.0)
 

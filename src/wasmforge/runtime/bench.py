@@ -18,7 +18,7 @@ from typing import Any
 
 from wasmforge.runtime import tiers
 from wasmforge.runtime.backend import TIER_ORDER, Backend, Invocation, Stdio
-from wasmforge.runtime.run import RunRequest, for_tier, invocation_for, load
+from wasmforge.runtime.run import RunRequest, for_tier, invocation_for, load, unfit
 
 
 def bench_image(image: Path, runs: int = 200, allow_unsigned: bool = False,
@@ -31,12 +31,16 @@ def bench_image(image: Path, runs: int = 200, allow_unsigned: bool = False,
     threads = concurrency or os.cpu_count() or 1
     minimum = getattr(loaded.capabilities, "isolation", "wasm")
     strength = {name: rank for rank, name in enumerate(reversed(TIER_ORDER))}
-    rows = [
-        _bench_tier(name, for_tier(loaded, invocation, name), max(runs, 1), threads)
-        if strength[name] >= strength.get(minimum, 0) else
-        {"tier": name, "unavailable": f"the image requires isolation tier {minimum} or stronger"}
-        for name in tier_names
-    ]
+    rows = []
+    for name in tier_names:
+        state = tiers.status(name)
+        if strength[name] < strength.get(minimum, 0):
+            why = f"the image requires isolation tier {minimum} or stronger"
+        else:
+            why = unfit(loaded, invocation, name) if state.usable else state.detail
+        rows.append({"tier": name, "unavailable": why} if why else
+                    _bench_tier(name, for_tier(loaded, invocation, name), max(runs, 1),
+                                threads))
     return {"image": str(image), "name": loaded.name, "language": loaded.language,
             "runs": runs, "concurrency": concurrency or os.cpu_count() or 1,
             "machine": _machine(), "tiers": rows}

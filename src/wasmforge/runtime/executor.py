@@ -4,17 +4,20 @@ the `process` tier's workers.
 The linker offers WASIp2 only (wasmtime-py cannot leave interfaces of it out, so clocks and
 random are removed at build time by the deny stubs of toolchain/capcheck, and
 `policy.check_imports` refuses a component that still imports an ungranted one); any other
-import (wasi:http, host tools) is defined as a trap. Sockets are linked but wasmtime's WASI
-denies every address and name lookup unless `inherit_network` is called, and wasi:http is
-not linked: wasmtime-py offers no per-host filter, so in-process (tier wasm) outbound
-network stays denied. Only a process-tier worker, whose network namespace reaches nothing
-but the allow-list (runtime/network.py), grants the host's network and wasi:http.
+import (wasi:http and the like) is defined as a trap, except host tools
+(`hyperlight:sandbox/tools`), whose calls go to the run's dispatch (runtime/tools.py).
+Sockets are linked but wasmtime's WASI denies every address and name lookup unless
+`inherit_network` is called, and wasi:http is not linked: wasmtime-py offers no per-host
+filter, so in-process (tier wasm) outbound network stays denied. Only a process-tier
+worker, whose network namespace reaches nothing but the allow-list (runtime/network.py),
+grants the host's network and wasi:http.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,12 +25,13 @@ from typing import Any
 
 import wasmtime
 from wasmtime import _ffi as ffi  # network grants have no Python wrapper in wasmtime-py 50
-from wasmtime.component import Component, ExportIndex, Linker
+from wasmtime.component import Component, ExportIndex, Linker, Variant
 
 from wasmforge.errors import CapabilityError
 from wasmforge.runtime.backend import Grants, Invocation, RunOutcome
 from wasmforge.runtime.engine import EngineBundle, deadline_ticks, get_engine, load_component
 from wasmforge.runtime.policy import check_imports
+from wasmforge.runtime.tools import TOOLS_INTERFACE, Dispatch, dispatcher
 
 _MAX_PREPARED = 64
 
@@ -59,13 +63,30 @@ def prepare(invocation: Invocation,
         linker.add_wasip2()
         if http:
             linker.add_wasi_http()
+        imports = tuple(component.type.imports(bundle.engine))
+        for name in imports:
+            if name.split("@")[0] == TOOLS_INTERFACE:
+                with linker.root() as root, root.add_instance(name) as tools:
+                    tools.add_func("dispatch", _host_dispatch)
         linker.define_unknown_imports_as_traps(component)
-        prepared = _Prepared(linker, _run_index(component, bundle.engine),
-                             tuple(component.type.imports(bundle.engine)))
+        prepared = _Prepared(linker, _run_index(component, bundle.engine), imports)
         if len(_prepared) >= _MAX_PREPARED:
             _prepared.clear()
         _prepared[key] = prepared
     return bundle, component, prepared
+
+
+class _Current(threading.local):
+    dispatch: Dispatch | None = None
+
+
+_current = _Current()  # the running guest's tool dispatch (linkers are shared across runs)
+
+
+def _host_dispatch(_store: Any, name: str, args_json: str) -> Variant:
+    dispatch = _current.dispatch
+    ok, text = dispatch(name, args_json) if dispatch else (False, "no tools in this run")
+    return Variant("ok" if ok else "err", text)
 
 
 def forget_linkers() -> None:
@@ -93,12 +114,14 @@ def _refusal(prepared: _Prepared, grants: Grants) -> str:
     return found
 
 
-def execute(invocation: Invocation, *, network_confined: bool = False) -> RunOutcome:
+def execute(invocation: Invocation, *, network_confined: bool = False,
+            dispatch: Dispatch | None = None) -> RunOutcome:
     """Run to completion; every guest failure becomes a RunOutcome, never an exception.
 
     `network_confined` says the caller's network is already limited to the allow-list (a
     process-tier sandbox); only then are the host's sockets, name lookup and wasi:http
-    handed to a guest whose grants list network endpoints.
+    handed to a guest whose grants list network endpoints. Tool calls go to `dispatch`,
+    by default the invocation's own tools behind the manifest's declared names.
     """
     started = time.perf_counter()
     network = network_confined and bool(invocation.grants.network)
@@ -126,6 +149,7 @@ def execute(invocation: Invocation, *, network_confined: bool = False) -> RunOut
     store.set_wasi(wasi)
     if network:
         store.set_wasi_http()
+    _current.dispatch = dispatch or dispatcher(invocation.grants.tools, invocation.tools)
     try:
         instance = prepared.linker.instantiate(store, component)
         func = instance.get_func(store, prepared.run_index)
@@ -142,6 +166,7 @@ def execute(invocation: Invocation, *, network_confined: bool = False) -> RunOut
         outcome = classify(str(err), limits.timeout_s, limits.memory_bytes, limits.fuel)
     finally:
         store = None  # free the instance's memory before returning
+        _current.dispatch = None
     return RunOutcome(outcome.exit_code, outcome.failure, outcome.message, outcome.backtrace,
                       elapsed_s=time.perf_counter() - started)
 

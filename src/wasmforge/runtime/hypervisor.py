@@ -16,15 +16,13 @@ Outbound HTTP: the manifest's network allow-list goes to the backend's `allow_do
 (hyperlight-sandbox denies every other host). Fuel is not offered by this tier.
 
 Host functions ("tools"): only names the manifest declares are registered; the backend's
-`hyperlight:sandbox/tools.dispatch` refuses any other name, and `dispatcher` (used by the
-in-process executor host) refuses it the same way. Implementations are Python callables
-`f(args_json: str) -> str`, named `name=module:function` (see `load_tools`).
+`hyperlight:sandbox/tools.dispatch` refuses any other name, as `runtime.tools.dispatcher`
+does in the other tiers. Implementations: see runtime/tools.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import multiprocessing
 import os
@@ -32,13 +30,12 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from wasmforge.errors import CapabilityError, RuntimeFailure
+from wasmforge.errors import RuntimeFailure
 from wasmforge.guest import hyperlight as guest
 from wasmforge.guest.executor import (
     BAD_REQUEST_EXIT,
@@ -49,10 +46,9 @@ from wasmforge.guest.executor import (
 )
 from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, LoadedImage
 from wasmforge.runtime.backend import FailureKind, Invocation, RunOutcome, TierStatus
+from wasmforge.runtime.tools import dispatcher
 
 WASMTIME_ANNOTATION = "org.wasmforge.hyperlight.wasmtime"
-TOOLS_ENTRY_POINTS = "wasmforge.tools"
-Tool = Callable[[str], str]
 
 
 def with_hyperlight_code(image: LoadedImage, invocation: Invocation) -> Invocation:
@@ -87,60 +83,6 @@ def unfit(image: LoadedImage, invocation: Invocation) -> str:
     except RuntimeFailure as err:
         return str(err)
     return mount_refusal(invocation)
-
-
-# ---- host functions -------------------------------------------------------------------
-
-def load_tools(specs: Sequence[str], declared: Sequence[str]) -> dict[str, Tool]:
-    """Operator tool implementations: `name=module:function`, or `name` alone for an entry
-    point of group `wasmforge.tools`. Only names the manifest declares are accepted."""
-    tools: dict[str, Tool] = {}
-    for spec in specs:
-        name, _, target = spec.partition("=")
-        name = name.strip()
-        if name not in declared:
-            raise CapabilityError(f"tool {name!r} is not declared in the image's capabilities",
-                                  fix="declare it under [capabilities] tools and rebuild, "
-                                      "or drop it")
-        tools[name] = _resolve(name, target.strip())
-    return tools
-
-
-def _resolve(name: str, target: str) -> Tool:
-    if not target:
-        found = [ep for ep in metadata.entry_points(group=TOOLS_ENTRY_POINTS) if ep.name == name]
-        if not found:
-            raise RuntimeFailure(f"no implementation of tool {name!r}: no entry point "
-                                 f"{name!r} in group {TOOLS_ENTRY_POINTS}",
-                                 fix=f"pass {name}=module:function")
-        loaded = found[0].load()
-    else:
-        module, _, attr = target.partition(":")
-        try:
-            loaded = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError, ValueError) as err:
-            raise RuntimeFailure(f"tool {name!r}: cannot load {target} ({err})",
-                                 fix="give module:function of an importable module") from None
-    if not callable(loaded):
-        raise RuntimeFailure(f"tool {name!r}: {target or name} is not callable")
-    return loaded
-
-
-def dispatcher(declared: Sequence[str], tools: Mapping[str, Tool]
-               ) -> Callable[[str, str], tuple[bool, str]]:
-    """dispatch(name, args_json) -> (ok, result-or-message); undeclared names never run."""
-    allowed = {name: tools[name] for name in declared if name in tools}
-
-    def dispatch(name: str, args_json: str) -> tuple[bool, str]:
-        tool = allowed.get(name)
-        if tool is None:
-            why = "not declared" if name not in declared else "declared but not provided"
-            return False, f"tool {name!r} is {why} for this image"
-        try:
-            return True, str(tool(args_json))
-        except Exception as err:  # the tool's failure goes to the guest, not the host
-            return False, f"tool {name!r} failed: {err}"
-    return dispatch
 
 
 # ---- the executor under in-process wasmtime (tests, and images on hosts without VMs) ----

@@ -35,6 +35,8 @@ from wasmforge.runtime import seccomp
 from wasmforge.runtime.backend import Invocation, RunOutcome, TierName, TierStatus
 from wasmforge.runtime.codecache import cache_root, compiled_path, wasmtime_folder
 from wasmforge.runtime.network import NSSWITCH, Connector, Endpoint, hosts_file, plan
+from wasmforge.runtime.tools import dispatcher
+from wasmforge.runtime.worker import MAX_MESSAGE, TOOL_CALL, tool_reply
 
 BWRAP = "/usr/bin/bwrap"
 SANDBOX_HOME = "/wasmforge"
@@ -143,11 +145,17 @@ class Worker:
         self.jobs += 1
         stdio = invocation.stdio
         fds = [fd if fd >= 0 else _devnull() for fd in (stdio.stdin, stdio.stdout, stdio.stderr)]
-        self.channel.settimeout(invocation.limits.timeout_s + _GRACE_S)
+        deadline = time.monotonic() + invocation.limits.timeout_s + _GRACE_S
+        dispatch = dispatcher(invocation.grants.tools, invocation.tools)
         try:
             self.channel.sendmsg([job], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                           _fd_array(*fds))])
-            reply = self.channel.recv(1 << 20)
+            while True:
+                self.channel.settimeout(max(0.001, deadline - time.monotonic()))
+                reply = self.channel.recv(MAX_MESSAGE)
+                if not reply.startswith(TOOL_CALL):
+                    break
+                self.channel.send(tool_reply(dispatch, reply))
         except TimeoutError:
             self.kill()
             return RunOutcome(1, "timeout", "the guest ran past its wall-time cap of "
@@ -356,6 +364,7 @@ class ProcessBackend:
             "clocks": grants.clocks, "random": grants.random, "stdio": grants.stdio,
             "memory": invocation.limits.memory_bytes, "timeout": invocation.limits.timeout_s,
             "fuel": invocation.limits.fuel, "verbose": invocation.verbose,
+            "tools": list(grants.tools),
         }
         return shape, json.dumps(job).encode()
 

@@ -120,7 +120,7 @@ def invocation_for(image: LoadedImage, request: RunRequest, notice: Notice) -> I
         precompiled = (layer.data, dict(layer.annotations))
     tools = {}
     if request.tools:
-        from wasmforge.runtime.hypervisor import load_tools
+        from wasmforge.runtime.tools import load_tools
 
         tools = load_tools(request.tools, caps.tools)
     return Invocation(

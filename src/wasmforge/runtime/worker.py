@@ -4,7 +4,9 @@ Started as `python -m wasmforge.runtime.worker FD DATA_LIMIT [CONNECTOR_FD ENDPO
 runtime/process.py. It imports
 wasmtime once, lowers its rlimits, installs the second seccomp stage, says "ready", then
 serves jobs: a JSON message on FD carrying the guest's stdin/stdout/stderr as SCM_RIGHTS
-descriptors; it replies with the RunOutcome as JSON. The compiled component is mapped from
+descriptors; it replies with the RunOutcome as JSON. A guest's tool call is a message to the
+host in between (`{"tool": ...}`, answered by `tool_reply`): tools run in the host process
+with the operator's rights, never in the sandbox. The compiled component is mapped from
 the host's cache, bound read-only into the sandbox.
 """
 
@@ -21,8 +23,33 @@ from dataclasses import asdict
 from typing import Any
 
 from wasmforge.runtime.backend import Grants, Invocation, Preopen, RunLimits, RunOutcome
+from wasmforge.runtime.tools import Dispatch
 
 MAX_MESSAGE = 1 << 20
+TOOL_CALL = b'{"tool": '
+
+
+def tool_call(channel: socket.socket) -> Dispatch:
+    """The worker's dispatch: each call asks the host over the job's channel."""
+    def dispatch(name: str, args_json: str) -> tuple[bool, str]:
+        message = json.dumps({"tool": name, "args": args_json}).encode()
+        if len(message) > MAX_MESSAGE:
+            return False, f"tool {name!r}: its arguments exceed {MAX_MESSAGE} bytes"
+        channel.send(message)
+        answer = json.loads(channel.recv(MAX_MESSAGE))
+        return bool(answer["ok"]), str(answer["text"])
+    return dispatch
+
+
+def tool_reply(dispatch: Dispatch, message: bytes) -> bytes:
+    """The host's answer to one `tool_call` message."""
+    call = json.loads(message)
+    ok, text = dispatch(str(call["tool"]), str(call["args"]))
+    answer = json.dumps({"ok": ok, "text": text}).encode()
+    if len(answer) > MAX_MESSAGE:
+        answer = json.dumps({"ok": False, "text": f"tool {call['tool']!r}: its result "
+                             f"exceeds {MAX_MESSAGE} bytes"}).encode()
+    return answer
 
 
 def confine(data_limit: int) -> None:
@@ -63,7 +90,7 @@ def invocation_from(job: dict[str, Any]) -> Invocation:
         preopens=tuple(Preopen(host=p["path"], guest=p["guest"], read_only=p["ro"])
                        for p in job["preopens"]),
         network=tuple(job["network"]), clocks=job["clocks"], random=job["random"],
-        stdio=job["stdio"],
+        stdio=job["stdio"], tools=tuple(job["tools"]),
     )
     limits = RunLimits(memory_bytes=job["memory"], timeout_s=job["timeout"], fuel=job["fuel"])
     return Invocation(name=job["name"], component=b"", digest=job["digest"], grants=grants,
@@ -74,6 +101,7 @@ def serve(channel: socket.socket) -> None:
     from wasmforge.runtime.executor import execute
 
     devnull = os.open("/dev/null", os.O_RDWR)
+    remote = tool_call(channel)
     channel.send(b"ready")
     while True:
         fds = array.array("i")
@@ -90,7 +118,8 @@ def serve(channel: socket.socket) -> None:
             os.close(fd)
         try:
             # the sandbox's network namespace reaches only the allow-list (network.py)
-            outcome = execute(invocation_from(json.loads(message)), network_confined=True)
+            outcome = execute(invocation_from(json.loads(message)), network_confined=True,
+                              dispatch=remote)
         except Exception as err:  # report, never die silently with the host waiting
             outcome = RunOutcome(1, "internal", f"the worker failed: {err}")
         for target in (0, 1, 2):

@@ -1,0 +1,60 @@
+"""Signed images of tests/guest/user_guest.c with tools declared, and the operator's tool
+module (`vmtools`: add, sub, boom; every call logged to calls.log beside it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wasmforge.image.model import ProvenanceInputs, WitSummary
+from wasmforge.project import Capabilities, Limits, Mount, Project
+
+TOOL_CAPS = Capabilities(args=True, env=("GREETING",),
+                         mounts=(Mount("/input", "ro"), Mount("/output", "rw")),
+                         tools=("add", "boom", "absent"),
+                         limits=Limits(memory_bytes=32 << 20, timeout_s=20.0))
+TOOLS_MODULE = '''import json
+from pathlib import Path
+
+LOG = Path(__file__).with_name("calls.log")
+
+
+def _log(name, args_json):
+    with LOG.open("a") as log:
+        log.write(f"{name} {args_json}\\n")
+
+
+def add(args_json):
+    _log("add", args_json)
+    args = json.loads(args_json)
+    return json.dumps(args["a"] + args["b"])
+
+
+def sub(args_json):
+    _log("sub", args_json)
+    return "0"
+
+
+def boom(args_json):
+    _log("boom", args_json)
+    raise ValueError("boom on purpose")
+'''
+
+
+def write_image_for_tests(out: Path, component: bytes, layers: list, key: Path | None
+                          ) -> None:
+    """The user guest's image with TOOL_CAPS, signed with `key` unless it is None."""
+    from wasmforge.image.layout import write_image
+    from wasmforge.image.signing import sign_image
+
+    project = Project(root=out.parent, name="vmguest", version="0.1.0", language="c",
+                      capabilities=TOOL_CAPS)
+    write_image(out, project=project, component=component,
+                wit=WitSummary(imports=(), exports=("wasi:cli/run@0.2.12",)),
+                extra_layers=tuple(layers),
+                provenance=ProvenanceInputs(sources={"user_guest.c": "sha256:" + "cd" * 32},
+                                            toolchains={"zig": "0.17.0"},
+                                            wasmforge_version="0.1.0",
+                                            build_started=1700000000,
+                                            build_finished=1700000000))
+    if key is not None:
+        sign_image(out, key)
