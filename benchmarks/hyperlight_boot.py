@@ -38,7 +38,7 @@ def measure_sandbox(aot: Path, runs: int) -> dict[str, Any]:
     from wasmforge.guest.executor import request_json
     from wasmforge.runtime.hypervisor import take_captured, vm_memory
 
-    heap, stack = vm_memory(64 << 20)
+    heap, stack = vm_memory(64 << 20, aot.stat().st_size)
     with tempfile.TemporaryDirectory(prefix="hl-boot-") as tmp:
         output = Path(tmp)
         started = time.perf_counter()

@@ -299,3 +299,13 @@ def test_auto_passes_over_a_usable_tier_the_image_cannot_use() -> None:
     with pytest.raises(RuntimeFailure, match="process: it wants something else"):
         tiers.choose("auto", "process", notices.append,
                      lambda tier: "it wants something else" if tier == "process" else "")
+
+
+def test_vm_memory_makes_room_for_the_code() -> None:
+    from wasmforge.runtime.hypervisor import HEAP_OVERHEAD_MIB, vm_memory
+
+    heap, scratch = vm_memory(64 << 20)
+    assert heap == 64 + HEAP_OVERHEAD_MIB and scratch >= min(heap, 67) + 1
+    # a componentize-py hello's 39 MiB of AOT code failed to load with 70 MiB of scratch
+    assert vm_memory(64 << 20, 39 << 20)[1] >= 76
+    assert vm_memory(64 << 20, 39 << 20)[0] == heap  # the guest's own memory is unchanged

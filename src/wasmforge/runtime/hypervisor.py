@@ -296,15 +296,21 @@ def check_version(data: bytes, annotations: Mapping[str, str]) -> bytes:
 HEAP_OVERHEAD_MIB = 16
 
 
-def vm_memory(memory_bytes: int) -> tuple[int, int]:
-    """(heap, stack) MiB for a WasmSandbox whose guest may use `memory_bytes`.
+def vm_memory(memory_bytes: int, code_bytes: int = 0) -> tuple[int, int]:
+    """(heap, stack) MiB for a WasmSandbox whose guest may use `memory_bytes` and whose AOT
+    code is `code_bytes` long.
 
-    hyperlight-sandbox-backend-wasm 0.8.0 refuses a stack ("memory requested") smaller than
-    min(heap + 64 KiB, about 66.8 MiB) (measured: heap 40 -> 40.06, 64 -> 64.06, >= 96 ->
-    66.82 MiB), and its default stack is 35 MiB.
+    In hyperlight-sandbox-backend-wasm 0.8.0 `stack_size` sizes the VM's scratch region,
+    which holds the pages the guest writes, among them the loaded code's: a module it
+    cannot hold fails to load with "Out of physical memory". Measured in a nested KVM
+    (tests/nested_kvm.py) with an 80 MiB heap: a componentize-py hello (39 MiB of code)
+    loads with 76 MiB and not 70, a componentize-js one (46 MiB) with 70; a C hello with
+    68. The backend refuses a value below min(heap + 64 KiB, about 66.8 MiB) and defaults
+    to 35 MiB. So: the heap, the code and HEAP_OVERHEAD_MIB of headroom.
     """
     heap = max(1, -(-memory_bytes // (1 << 20))) + HEAP_OVERHEAD_MIB
-    return heap, max(35, min(heap, 67) + 1)
+    code = -(-code_bytes // (1 << 20))
+    return heap, max(35, min(heap, 67) + 1, heap + code + HEAP_OVERHEAD_MIB)
 
 
 def _sandbox_key(invocation: Invocation) -> str:
@@ -381,7 +387,7 @@ def _serve(conn: Any, invocation: Invocation, aot: bytes) -> None:
         with tempfile.TemporaryDirectory(prefix="wasmforge-hl-") as tmp:
             module = Path(tmp) / "executor.aot"
             module.write_bytes(aot)
-            heap_mib, stack_mib = vm_memory(invocation.limits.memory_bytes)
+            heap_mib, stack_mib = vm_memory(invocation.limits.memory_bytes, len(aot))
             kwargs: dict[str, Any] = {"heap_size": f"{heap_mib}Mi",
                                       "stack_size": f"{stack_mib}Mi"}
             # /output always exists: the executor writes the guest's stdout/stderr there.
