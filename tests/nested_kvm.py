@@ -3,8 +3,8 @@
 QEMU's software CPU (TCG) emulates AMD's SVM, so a Debian kernel booted in it gets a
 working /dev/kvm from kvm-amd: a real KVM, nested in emulation. The VM sees this host's
 root through 9p under a RAM overlay (so it writes nothing back) and runs one command in
-it. Hyperlight VMs created there boot for real; their timings are emulation's, not a
-hypervisor's.
+it as its init (switch_root, so bubblewrap's user namespaces work there too). Hyperlight
+VMs created there boot for real; their timings are emulation's, not a hypervisor's.
 
     python tests/nested_kvm.py prepare          # once; needs Debian's packages (setup.sh)
     python tests/nested_kvm.py run -- CMD ...   # CMD in the VM, from the current folder
@@ -45,9 +45,10 @@ mount -t tmpfs -o size=90% rw /rw && mkdir -p /rw/upper /rw/work
 mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work root /root
 mount -t proc proc /root/proc; mount -t sysfs sys /root/sys; mount -t devtmpfs dev /root/dev
 script=$(sed -n 's/.* nested_kvm_script=\([^ ]*\).*/\1/p' /proc/cmdline)
-chroot /root /bin/sh "$script"
-echo "EXIT_MARK$?"
-poweroff -f
+echo 1 > /proc/sys/kernel/sysrq
+# switch_root, not chroot: the kernel refuses new user namespaces (bubblewrap) in a chroot.
+exec switch_root /root /bin/sh -c \
+  "/bin/sh $script; echo EXIT_MARK\$?; echo o > /proc/sysrq-trigger; while :; do :; done"
 """.replace("MODULES", " ".join(MODULES)).replace("EXIT_MARK", EXIT_MARK)
 
 
@@ -170,7 +171,7 @@ def run(command: str, *, memory_mib: int = 8192, cpus: int = 1, timeout_s: float
         argv = [QEMU, "-accel", "tcg,thread=multi", "-cpu", "max,vendor=AuthenticAMD,+svm",
                 "-smp", str(cpus), "-m", f"{memory_mib}M", "-nographic", "-no-reboot",
                 "-kernel", str(machine.kernel), "-initrd", str(machine.initrd),
-                "-append", f"console=ttyS0 quiet nested_kvm_script={script}",
+                "-append", f"console=ttyS0 quiet panic=1 nested_kvm_script={script}",
                 "-virtfs", "local,path=/,mount_tag=host,security_model=none,readonly=on,"
                            "multidevs=remap"]
         for _attempt in range(ATTEMPTS):

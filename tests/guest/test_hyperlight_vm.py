@@ -10,14 +10,13 @@ nested KVM are emulation's and are only printed.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tool_images import TOOL_CAPS, TOOLS_MODULE, write_image_for_tests
+from tool_images import TOOL_CAPS, TOOLS_MODULE, make_key, write_image_for_tests
 
 from wasmforge.project import Project
 
@@ -28,7 +27,6 @@ TESTS = HERE.parent
 @pytest.fixture(scope="module")
 def vm_dir(user_component: Path, aot_wasmtime: str, jco: Path,
            tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wasmforge.image.keys import generate_keypair
     from wasmforge.toolchain.hyperlight import hyperlight_layers
 
     d = tmp_path_factory.mktemp("vm-cases")
@@ -36,18 +34,9 @@ def vm_dir(user_component: Path, aot_wasmtime: str, jco: Path,
     project = Project(root=d, name="vmguest", version="0.1.0", language="c",
                       capabilities=TOOL_CAPS)
     layers = hyperlight_layers(component, project, d / "layers")
-    old_home = os.environ.get("WASMFORGE_HOME")
-    os.environ["WASMFORGE_HOME"] = str(d / "home")  # keygen trusts what it makes
-    try:
-        pair = generate_keypair(d / "key", None)
-    finally:
-        if old_home is None:
-            os.environ.pop("WASMFORGE_HOME", None)
-        else:
-            os.environ["WASMFORGE_HOME"] = old_home
-    (d / "key.pub").write_bytes(pair.public.read_bytes())
-    write_image_for_tests(d / "tools.oci.tar", component, layers, pair.private)
-    write_image_for_tests(d / "plain.oci.tar", component, [], pair.private)
+    key = make_key(d)
+    write_image_for_tests(d / "tools.oci.tar", component, layers, key)
+    write_image_for_tests(d / "plain.oci.tar", component, [], key)
     write_image_for_tests(d / "unsigned.oci.tar", component, layers, None)
     (d / "vmtools.py").write_text(TOOLS_MODULE)
     (d / "input").mkdir()
@@ -115,14 +104,14 @@ def test_the_guest_runs_with_its_arguments_and_environment(results: dict[str, An
     hello = results["hello"]
     assert hello["exit"] == 0, hello
     assert hello["stdout"] == "hello from the guest: a b c\nGREETING=howdy\n"
-    assert hello["stdout"] == results["hello_wasm"]["stdout"]
+    assert hello["stdout"] == results["hello_process"]["stdout"]
 
 
 @pytest.mark.parametrize("case", ["exit", "fail", "trap"])
-def test_failures_end_as_in_the_wasm_tier(results: dict[str, Any], case: str) -> None:
-    vm, wasm = results[case], results[f"{case}_wasm"]
-    assert vm["exit"] == wasm["exit"] != 0, (vm, wasm)
-    assert vm["stdout"] == wasm["stdout"]
+def test_failures_end_as_in_the_process_tier(results: dict[str, Any], case: str) -> None:
+    vm, process = results[case], results[f"{case}_process"]
+    assert vm["exit"] == process["exit"] != 0, (vm, process)
+    assert vm["stdout"] == process["stdout"]
 
 
 def test_a_trap_is_one_sentence(results: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tool_images import TOOLS_MODULE, write_image_for_tests
+from tool_images import TOOLS_MODULE, make_key, write_image_for_tests
 
 from wasmforge.runtime.tiers import status
 
@@ -21,19 +21,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tool_image(user_component: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wasmforge.image.keys import generate_keypair
-
     d = tmp_path_factory.mktemp("tools-tiers")
-    env = os.environ.get("WASMFORGE_HOME")
-    os.environ["WASMFORGE_HOME"] = str(d / "home")  # keygen trusts the key it makes
-    try:
-        pair = generate_keypair(d / "key", None)
-    finally:
-        if env is None:
-            os.environ.pop("WASMFORGE_HOME", None)
-        else:
-            os.environ["WASMFORGE_HOME"] = env
-    write_image_for_tests(d / "tools.oci.tar", user_component.read_bytes(), [], pair.private)
+    key = make_key(d)
+    write_image_for_tests(d / "tools.oci.tar", user_component.read_bytes(), [], key)
     (d / "vmtools.py").write_text(TOOLS_MODULE)
     return d
 

@@ -3,6 +3,7 @@ module (`vmtools`: add, sub, boom; every call logged to calls.log beside it)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from wasmforge.image.model import ProvenanceInputs, WitSummary
@@ -58,3 +59,19 @@ def write_image_for_tests(out: Path, component: bytes, layers: list, key: Path |
                                             build_finished=1700000000))
     if key is not None:
         sign_image(out, key)
+
+
+def make_key(d: Path) -> Path:
+    """A key pair at d/key.{key,pub}, trusted only by the store at d/home; the private key."""
+    from wasmforge.image.keys import generate_keypair
+
+    old = os.environ.get("WASMFORGE_HOME")
+    os.environ["WASMFORGE_HOME"] = str(d / "home")  # keygen trusts the key it makes
+    try:
+        pair = generate_keypair(d / "key", None)
+    finally:
+        if old is None:
+            os.environ.pop("WASMFORGE_HOME", None)
+        else:
+            os.environ["WASMFORGE_HOME"] = old
+    return pair.private

@@ -38,9 +38,26 @@ def wasmtime_folder() -> Path:
 
 
 def engine_fingerprint(fuel: bool) -> str:
-    """What compiled code depends on: wasmtime version, the settings we change, the CPU."""
+    """What compiled code depends on: wasmtime version, the settings we change, the CPU
+    and its features (code compiled where AVX-512 exists does not load where it does not,
+    as in a shared home directory, or a VM's emulated CPU)."""
     return (f"wasmtime-py {wasmtime_version()}; epoch-interruption; "
-            f"fuel={'on' if fuel else 'off'}; {platform.machine()}-{platform.system().lower()}")
+            f"fuel={'on' if fuel else 'off'}; {platform.machine()}-{platform.system().lower()}"
+            f"{cpu_features()}")
+
+
+@functools.cache
+def cpu_features() -> str:
+    """"; cpu=<hash of the first CPU's feature flags>", or "" where Linux does not say."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                if line.startswith(("flags", "Features")):
+                    flags = " ".join(sorted(line.split(":", 1)[1].split()))
+                    return f"; cpu={hashlib.sha256(flags.encode()).hexdigest()[:12]}"
+    except OSError:
+        pass
+    return ""
 
 
 def cache_root() -> Path:

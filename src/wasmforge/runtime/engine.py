@@ -10,6 +10,7 @@ all three compiles (once) and fills the cache. Files are loaded with
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import OrderedDict
@@ -117,7 +118,8 @@ def _from_disk(bundle: EngineBundle, digest: str, component: bytes,
         try:
             return Component.deserialize_file(bundle.engine, str(path))
         except wasmtime.WasmtimeError:
-            path.unlink(missing_ok=True)  # stale or foreign: rebuild below
+            with contextlib.suppress(OSError):  # a sandbox sees the cache read-only
+                path.unlink(missing_ok=True)  # stale or foreign: rebuild below
     compiled = Component(bundle.engine, component)
     try:
         _write_atomic(path, bytes(compiled.serialize()))
