@@ -4,7 +4,8 @@ exit, the first run over later runs, and runs/s with one thread per CPU.
     python benchmarks/coldstart.py [LANG ...] [--runs N] [--image PATH ...] [--json]
 
 Each language's hello project is made with `wasmforge new`, built signed with
-`[build] precompile = true`, and benchmarked with runtime.bench.bench_image. Where a
+`[build] precompile = true` (and `--hyperlight` where Hyperlight VMs boot), and benchmarked
+with runtime.bench.bench_image; a tier that cannot run here says why. Where a
 language's build fails the row says why. If C cannot be built through wasmforge, a hello
 is compiled here with the pinned zig and the jco preview1 adapter so the tiers can still be
 compared. Prebuilt images can be measured with --image (they must be signed by a key in
@@ -51,10 +52,19 @@ def build_language(language: str, work: Path, key: Path) -> tuple[Path | None, s
     else:
         text += "\n[build]\nprecompile = true\n"
     manifest.write_text(text)
-    built = cli("build", str(project), "--sign-key", str(key), "--json")
+    hyperlight = ["--hyperlight"] if _hypervisor_usable() else []
+    built = cli("build", str(project), "--sign-key", str(key), "--json", *hyperlight)
     if built.returncode != 0:
         return None, _last_line(built.stderr)
     return Path(json.loads(built.stdout)["image"]), ""
+
+
+def _hypervisor_usable() -> bool:
+    """Where Hyperlight VMs boot, images also carry their code (`build --hyperlight`), so
+    that the hypervisor row measures VM create + load and calls after restore."""
+    from wasmforge.runtime.tiers import status
+
+    return status("hypervisor").usable
 
 
 def c_by_hand(work: Path, key: Path) -> tuple[Path | None, str]:
