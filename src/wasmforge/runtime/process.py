@@ -364,7 +364,6 @@ class ProcessBackend:
             "clocks": grants.clocks, "random": grants.random, "stdio": grants.stdio,
             "memory": invocation.limits.memory_bytes, "timeout": invocation.limits.timeout_s,
             "fuel": invocation.limits.fuel, "verbose": invocation.verbose,
-            "tools": list(grants.tools),
         }
         return shape, json.dumps(job).encode()
 

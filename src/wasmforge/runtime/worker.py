@@ -90,7 +90,7 @@ def invocation_from(job: dict[str, Any]) -> Invocation:
         preopens=tuple(Preopen(host=p["path"], guest=p["guest"], read_only=p["ro"])
                        for p in job["preopens"]),
         network=tuple(job["network"]), clocks=job["clocks"], random=job["random"],
-        stdio=job["stdio"], tools=tuple(job["tools"]),
+        stdio=job["stdio"],
     )
     limits = RunLimits(memory_bytes=job["memory"], timeout_s=job["timeout"], fuel=job["fuel"])
     return Invocation(name=job["name"], component=b"", digest=job["digest"], grants=grants,
