@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,9 @@ def tool_image(user_component: Path, tmp_path_factory: pytest.TempPathFactory) -
     return d
 
 
-def _run(d: Path, tier: str, *args: str, tools: tuple[str, ...] = ("add=vmtools:add",)
-         ) -> subprocess.CompletedProcess[str]:
-    flags = [f"--tool={spec}" for spec in tools]
+def _run(d: Path, tier: str, *args: str, tools: tuple[str, ...] = ("add=vmtools:add",),
+         flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    flags = (*flags, *(f"--tool={spec}" for spec in tools))
     env = {**os.environ, "WASMFORGE_HOME": str(d / "home"),
            "PYTHONPATH": os.pathsep.join([str(d), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, "-m", "wasmforge", "run", str(d / "tools.oci.tar"),
@@ -77,3 +78,13 @@ def test_a_tool_the_manifest_does_not_declare_is_refused_before_the_run(
     assert refused.returncode == 1
     assert "tool 'sub' is not declared in the image's capabilities" in refused.stderr
     assert refused.stdout == ""
+
+
+def test_a_tool_that_never_returns_is_ended_by_the_wall_time_cap(
+        tool_image: Path, tier: str) -> None:
+    started = time.perf_counter()
+    ran = _run(tool_image, tier, "tool", "slow", "{}", tools=("slow=vmtools:slow",),
+               flags=("--timeout", "2"))
+    assert ran.returncode == 1
+    assert "wall-time cap of 2 s" in " ".join(ran.stderr.split())
+    assert time.perf_counter() - started < 30

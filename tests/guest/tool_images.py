@@ -1,5 +1,5 @@
 """Signed images of tests/guest/user_guest.c with tools declared, and the operator's tool
-module (`vmtools`: add, sub, boom; every call logged to calls.log beside it)."""
+module (`vmtools`: add, sub, boom, slow; every call logged to calls.log beside it)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from wasmforge.project import Capabilities, Limits, Mount, Project
 
 TOOL_CAPS = Capabilities(args=True, env=("GREETING",),
                          mounts=(Mount("/input", "ro"), Mount("/output", "rw")),
-                         tools=("add", "boom", "absent"),
+                         tools=("add", "boom", "absent", "slow"),
                          limits=Limits(memory_bytes=32 << 20, timeout_s=20.0))
 TOOLS_MODULE = '''import json
 from pathlib import Path
@@ -33,6 +33,14 @@ def add(args_json):
 def sub(args_json):
     _log("sub", args_json)
     return "0"
+
+
+def slow(args_json):
+    _log("slow", args_json)
+    import time
+
+    time.sleep(60)
+    return "late"
 
 
 def boom(args_json):

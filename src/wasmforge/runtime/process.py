@@ -35,7 +35,7 @@ from wasmforge.runtime import seccomp
 from wasmforge.runtime.backend import Invocation, RunOutcome, TierName, TierStatus
 from wasmforge.runtime.codecache import cache_root, compiled_path, wasmtime_folder
 from wasmforge.runtime.network import NSSWITCH, Connector, Endpoint, hosts_file, plan
-from wasmforge.runtime.tools import dispatcher
+from wasmforge.runtime.tools import Dispatch, dispatcher
 from wasmforge.runtime.worker import MAX_MESSAGE, TOOL_CALL, tool_reply
 
 BWRAP = "/usr/bin/bwrap"
@@ -155,7 +155,7 @@ class Worker:
                 reply = self.channel.recv(MAX_MESSAGE)
                 if not reply.startswith(TOOL_CALL):
                     break
-                self.channel.send(tool_reply(dispatch, reply))
+                self.channel.send(_answer(dispatch, reply, deadline))
         except TimeoutError:
             self.kill()
             return RunOutcome(1, "timeout", "the guest ran past its wall-time cap of "
@@ -185,6 +185,19 @@ class Worker:
         if self.connector is not None:
             self.connector.close()
         return self.proc.wait()
+
+
+def _answer(dispatch: Dispatch, message: bytes, deadline: float) -> bytes:
+    """The host's answer to a guest's tool call; the tool runs in a thread so that the
+    wall-time cap also ends a tool that never returns (TimeoutError)."""
+    answers: list[bytes] = []
+    thread = threading.Thread(target=lambda: answers.append(tool_reply(dispatch, message)),
+                              daemon=True)
+    thread.start()
+    thread.join(max(0.0, deadline - time.monotonic()))
+    if not answers:
+        raise TimeoutError
+    return answers[0]
 
 
 def _data_fd(data: bytes) -> int:

@@ -43,8 +43,12 @@ def tool_call(channel: socket.socket) -> Dispatch:
 
 def tool_reply(dispatch: Dispatch, message: bytes) -> bytes:
     """The host's answer to one `tool_call` message."""
-    call = json.loads(message)
-    ok, text = dispatch(str(call["tool"]), str(call["args"]))
+    try:
+        call = json.loads(message)
+        name, args = str(call["tool"]), str(call["args"])
+    except (ValueError, KeyError, TypeError):
+        return json.dumps({"ok": False, "text": "a malformed tool call"}).encode()
+    ok, text = dispatch(name, args)
     answer = json.dumps({"ok": ok, "text": text}).encode()
     if len(answer) > MAX_MESSAGE:
         answer = json.dumps({"ok": False, "text": f"tool {call['tool']!r}: its result "
