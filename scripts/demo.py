@@ -2,7 +2,7 @@
 `wasmforge new` -> `wasmforge build --sign-key` -> `wasmforge run --trust`, then a table.
 Then the hypervisor tier: each hello built again with `--hyperlight` and run with
 `--isolation hypervisor` in Hyperlight VMs, on this host where its KVM runs them, else in
-tests/nested_kvm.py's VM (a KVM nested in emulation: its times are emulation's).
+tests/support/nested_kvm.py's VM (a KVM nested in emulation: its times are emulation's).
 
 Runs the real CLI in subprocesses. Keys, trust store and build cache live in a fresh
 WASMFORGE_HOME under ./demo-out (the installed toolchains are shared), so the demo
@@ -69,7 +69,7 @@ def demo_hyperlight(languages: list[str], env: dict[str, str]) -> int:
     """build --hyperlight, then run --isolation hypervisor in one go; the failures."""
     from wasmforge.runtime.probe import probe_hypervisor
 
-    sys.path.insert(0, str(OUT.parent / "tests"))
+    sys.path.insert(0, str(OUT.parent / "tests" / "support"))
     import nested_kvm
 
     probed = probe_hypervisor()

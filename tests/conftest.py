@@ -17,6 +17,10 @@ from pathlib import Path
 _SRC = str(Path(__file__).resolve().parent.parent / "src")
 if sys.path[0] != _SRC:
     sys.path.insert(0, _SRC)
+# Helpers shared across test folders (image builders, registries, the nested KVM).
+_SUPPORT = str(Path(__file__).resolve().parent / "support")
+if _SUPPORT not in sys.path:
+    sys.path.insert(1, _SUPPORT)
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [_SRC, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from wasmforge.guest import executor as ex
+from wasmforge.runtime.host_tools import dispatcher
 from wasmforge.runtime.hypervisor import ExecutionResult, run_executor_in_wasmtime
-from wasmforge.runtime.tools import dispatcher
 
 pytestmark = pytest.mark.slow
 

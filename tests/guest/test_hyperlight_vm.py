@@ -1,8 +1,8 @@
 """`wasmforge run --isolation hypervisor` in real Hyperlight VMs.
 
 The images are built here (the user guest through `build --hyperlight`'s layer step, then
-signed); tests/guest/vm_cases.py runs every case as a user types it where VMs boot: on this
-host when the probe says so, else inside tests/nested_kvm.py's VM (a real KVM nested in
+signed); tests/support/vm_cases.py runs every case as a user types it where VMs boot: on this
+host when the probe says so, else inside tests/support/nested_kvm.py's VM (a real KVM nested in
 QEMU's emulated AMD SVM), else these tests skip with both reasons. Timings measured in the
 nested KVM are emulation's and are only printed.
 """
@@ -46,7 +46,6 @@ def vm_dir(user_component: Path, aot_wasmtime: str, jco: Path,
 
 def _where_vms_boot() -> tuple[str, str]:
     """("host" | "nested", "") where VMs can boot, or ("", why not)."""
-    sys.path.insert(0, str(TESTS))
     import nested_kvm
 
     from wasmforge.runtime.probe import probe_hypervisor
@@ -65,7 +64,7 @@ def results(vm_dir: Path) -> dict[str, Any]:
     where, why = _where_vms_boot()
     if not where:
         pytest.skip(why)
-    script = HERE / "vm_cases.py"
+    script = TESTS / "support" / "vm_cases.py"
     if where == "host":
         done = subprocess.run([sys.executable, str(script), str(vm_dir)], capture_output=True,
                               text=True, timeout=1800)
@@ -76,7 +75,6 @@ def results(vm_dir: Path) -> dict[str, Any]:
         ran = nested_kvm.run(f"{sys.executable} {script} {vm_dir}", timeout_s=900,
                              console_log=vm_dir / "console.log")
         code, console = ran.exit_code, ran.output
-    sys.path.insert(0, str(HERE))
     from vm_cases import RESULTS_BEGIN, RESULTS_END
 
     if RESULTS_BEGIN not in console:

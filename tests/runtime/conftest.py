@@ -18,6 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from guest_fixtures import (  # noqa: F401  (fixtures of test_host_tools.py)
+    executor,
+    guest_work,
+    jco,
+    monkeypatch_session,
+    user_component,
+)
 
 from wasmforge.image.model import ProvenanceInputs, WitSummary
 from wasmforge.project import Capabilities, Limits, Mount, Project

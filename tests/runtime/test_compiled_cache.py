@@ -8,14 +8,14 @@ import pytest
 from conftest import MakeImage
 
 from wasmforge.image.model import PRECOMPILED_MEDIA_TYPE, Layer
-from wasmforge.runtime import engine, executor
+from wasmforge.runtime import engine, instance
 from wasmforge.runtime.run import RunRequest, component_digest, run_image
 from wasmforge.toolchain import precompile
 
 
 def _cold() -> None:
     engine.forget_compiled()
-    executor.forget_linkers()
+    instance.forget_linkers()
 
 
 def _run(image: Path, **options: object) -> int:

@@ -15,12 +15,12 @@ from wasmforge.errors import CapabilityError, RuntimeFailure
 from wasmforge.guest import hyperlight as hl_guest
 from wasmforge.runtime import probe, tiers
 from wasmforge.runtime.backend import Grants, Invocation, RunLimits, Stdio
+from wasmforge.runtime.host_tools import dispatcher, load_tools
 from wasmforge.runtime.hypervisor import (
     WASMTIME_ANNOTATION,
     HypervisorBackend,
     check_version,
 )
-from wasmforge.runtime.tools import dispatcher, load_tools
 
 LIMITS = RunLimits(memory_bytes=64 << 20, timeout_s=10.0)
 

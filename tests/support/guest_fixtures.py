@@ -2,7 +2,7 @@
 built from guest/executor with zig + wasm-tools, composed, and (when the precompiler is
 built) the image layers `build --hyperlight` adds.
 
-The user component is tests/guest/user_guest.c compiled with the pinned zig, given the
+The user component is tests/support/user_guest.c compiled with the pinned zig, given the
 `tool-user` world (it imports hyperlight:sandbox/tools) and wrapped with jco's WASI
 preview1 command adapter.
 """
@@ -64,25 +64,25 @@ def monkeypatch_session() -> Iterator[pytest.MonkeyPatch]:
 
 
 @pytest.fixture(scope="session")
-def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def guest_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("hyperlight")
 
 
 @pytest.fixture(scope="session")
-def executor(jco: Path, work: Path) -> ex.Executor:
+def executor(jco: Path, guest_work: Path) -> ex.Executor:
     wit = jco / "lib" / "wit" / "builtin" / WASI_VERSION
-    return ex.build_executor(work / "executor", wit, WASI_VERSION)
+    return ex.build_executor(guest_work / "executor", wit, WASI_VERSION)
 
 
 @pytest.fixture(scope="session")
-def user_component(jco: Path, executor: ex.Executor, work: Path) -> Path:
-    core = work / "user.core.wasm"
+def user_component(jco: Path, executor: ex.Executor, guest_work: Path) -> Path:
+    core = guest_work / "user.core.wasm"
     subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi", "-O2",
                     str(HERE / "user_guest.c"), "-o", str(core)], check=True, capture_output=True)
-    subprocess.run(["wasm-tools", "component", "embed", str(work / "executor" / "wit"),
+    subprocess.run(["wasm-tools", "component", "embed", str(guest_work / "executor" / "wit"),
                     "--world", ex.TOOL_USER_WORLD, str(core), "-o", str(core)], check=True,
                    capture_output=True)
-    out = work / "user.wasm"
+    out = guest_work / "user.wasm"
     adapter = jco / "lib" / "wasi_snapshot_preview1.command.wasm"
     subprocess.run(["wasm-tools", "component", "new", str(core), "--adapt",
                     f"wasi_snapshot_preview1={adapter}", "-o", str(out)], check=True,
@@ -91,8 +91,8 @@ def user_component(jco: Path, executor: ex.Executor, work: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def composed(executor: ex.Executor, user_component: Path, work: Path) -> Path:
-    return ex.compose(executor, user_component, work / "composed.wasm")
+def composed(executor: ex.Executor, user_component: Path, guest_work: Path) -> Path:
+    return ex.compose(executor, user_component, guest_work / "composed.wasm")
 
 
 def aot_tool_or_skip() -> str:
@@ -117,12 +117,12 @@ def aot_wasmtime() -> str:
 
 
 @pytest.fixture(scope="session")
-def hyperlight_image_layers(jco: Path, user_component: Path, work: Path,
+def hyperlight_image_layers(jco: Path, user_component: Path, guest_work: Path,
                             aot_wasmtime: str) -> list[Layer]:
     from wasmforge.toolchain.hyperlight import hyperlight_layers
 
-    root = work / "project"
+    root = guest_work / "project"
     root.mkdir(exist_ok=True)
     project = Project(root=root, name="hello", version="0.1.0", language="c",
                       capabilities=Capabilities(tools=("add",)))
-    return hyperlight_layers(user_component.read_bytes(), project, work / "layers")
+    return hyperlight_layers(user_component.read_bytes(), project, guest_work / "layers")

@@ -6,8 +6,8 @@ root through 9p under a RAM overlay (so it writes nothing back) and runs one com
 it as its init (switch_root, so bubblewrap's user namespaces work there too). Hyperlight
 VMs created there boot for real; their timings are emulation's, not a hypervisor's.
 
-    python tests/nested_kvm.py prepare          # once; needs Debian's packages (setup.sh)
-    python tests/nested_kvm.py run -- CMD ...   # CMD in the VM, from the current folder
+    python tests/support/nested_kvm.py prepare          # once; needs Debian's packages (setup.sh)
+    python tests/support/nested_kvm.py run -- CMD ...   # CMD in the VM, from the current folder
 
 Parts, all from Debian's packages: qemu-system-x86, busybox-static, kmod, cpio and the
 kernel of `linux-image-amd64` (downloaded and unpacked here, never installed).
@@ -69,7 +69,7 @@ def missing() -> str:
         return f"{QEMU} is not installed (apt-get install qemu-system-x86)"
     found = find_machine()
     if found is None:
-        return f"no kernel and initrd in {cache_dir()} (python tests/nested_kvm.py prepare)"
+        return f"no kernel and initrd in {cache_dir()} (python tests/support/nested_kvm.py prepare)"
     return ""
 
 

@@ -1,4 +1,4 @@
-"""Signed images of tests/guest/user_guest.c with tools declared, and the operator's tool
+"""Signed images of tests/support/user_guest.c with tools declared, and the operator's tool
 module (`vmtools`: add, sub, boom, slow; every call logged to calls.log beside it)."""
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """The hypervisor tier's checks in a real Hyperlight VM, as a user runs them.
 
-    python tests/guest/vm_cases.py DIR
+    python tests/support/vm_cases.py DIR
 
 DIR holds what tests/guest/test_hyperlight_vm.py built on a host with the toolchains:
 `tools.oci.tar` (the user guest with `build --hyperlight` code, signed), `plain.oci.tar`
 (no Hyperlight code), `unsigned.oci.tar`, `key.pub`, `vmtools.py` (the operator's tools)
 and `input/note.txt`. Run where Hyperlight VMs boot (a real KVM/MSHV host, or
-tests/nested_kvm.py); needs only wasmforge and the backend, no toolchain. Each case runs
+tests/support/nested_kvm.py); needs only wasmforge and the backend, no toolchain. Each case runs
 `wasmforge` in its own process; the results are printed as one JSON object between
 RESULTS_BEGIN and RESULTS_END, for the test to judge.
 """

@@ -22,8 +22,8 @@ def test_build_hyperlight_adds_a_runnable_executor_and_its_aot_code(
         language: str, tmp_path: Path, jco: Path, aot_wasmtime: str) -> None:
     from wasmforge.errors import ToolchainMissing
     from wasmforge.image.reader import load_image
+    from wasmforge.runtime.host_tools import dispatcher
     from wasmforge.runtime.hypervisor import run_executor_in_wasmtime
-    from wasmforge.runtime.tools import dispatcher
     from wasmforge.templates import scaffold
     from wasmforge.toolchain.build import build_project
 

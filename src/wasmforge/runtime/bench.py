@@ -76,10 +76,10 @@ def _bench_tier(name: str, invocation: Invocation, runs: int, threads: int) -> d
 def _fresh(name: str, threads: int) -> Backend:
     """A backend with cold in-process caches, as a new `wasmforge run` would see it."""
     if name == "wasm":
-        from wasmforge.runtime import engine, executor
+        from wasmforge.runtime import engine, instance
 
         engine.forget_compiled()
-        executor.forget_linkers()
+        instance.forget_linkers()
     if name == "process":
         from wasmforge.runtime.process import ProcessBackend
 

@@ -17,7 +17,7 @@ Outbound HTTP: the manifest's network allow-list goes to the backend's `allow_do
 
 Host functions ("tools"): only names the manifest declares are registered; the backend's
 `hyperlight:sandbox/tools.dispatch` refuses any other name, as `runtime.tools.dispatcher`
-does in the other tiers. Implementations: see runtime/tools.py.
+does in the other tiers. Implementations: see runtime/host_tools.py.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from wasmforge.guest.executor import (
 )
 from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, LoadedImage
 from wasmforge.runtime.backend import FailureKind, Invocation, RunOutcome, TierStatus
-from wasmforge.runtime.tools import dispatcher
+from wasmforge.runtime.host_tools import dispatcher
 
 WASMTIME_ANNOTATION = "org.wasmforge.hyperlight.wasmtime"
 
@@ -303,7 +303,7 @@ def vm_memory(memory_bytes: int, code_bytes: int = 0) -> tuple[int, int]:
     In hyperlight-sandbox-backend-wasm 0.8.0 `stack_size` sizes the VM's scratch region,
     which holds the pages the guest writes, among them the loaded code's: a module it
     cannot hold fails to load with "Out of physical memory". Measured in a nested KVM
-    (tests/nested_kvm.py) with an 80 MiB heap: a componentize-py hello (39 MiB of code)
+    (tests/support/nested_kvm.py) with an 80 MiB heap: a componentize-py hello (39 MiB of code)
     loads with 76 MiB and not 70, a componentize-js one (46 MiB) with 70; a C hello with
     68. The backend refuses a value below min(heap + 64 KiB, about 66.8 MiB) and defaults
     to 35 MiB. So: the heap, the code and HEAP_OVERHEAD_MIB of headroom.

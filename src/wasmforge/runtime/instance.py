@@ -5,7 +5,7 @@ The linker offers WASIp2 only (wasmtime-py cannot leave interfaces of it out, so
 random are removed at build time by the deny stubs of toolchain/capcheck, and
 `policy.check_imports` refuses a component that still imports an ungranted one); any other
 import (wasi:http and the like) is defined as a trap, except host tools
-(`hyperlight:sandbox/tools`), whose calls go to the run's dispatch (runtime/tools.py).
+(`hyperlight:sandbox/tools`), whose calls go to the run's dispatch (runtime/host_tools.py).
 Sockets are linked but wasmtime's WASI denies every address and name lookup unless
 `inherit_network` is called, and wasi:http is not linked: wasmtime-py offers no per-host
 filter, so in-process (tier wasm) outbound network stays denied. Only a process-tier
@@ -30,8 +30,8 @@ from wasmtime.component import Component, ExportIndex, Linker, Variant
 from wasmforge.errors import CapabilityError
 from wasmforge.runtime.backend import Grants, Invocation, RunOutcome
 from wasmforge.runtime.engine import EngineBundle, deadline_ticks, get_engine, load_component
+from wasmforge.runtime.host_tools import TOOLS_INTERFACE, Dispatch, dispatcher
 from wasmforge.runtime.policy import check_imports
-from wasmforge.runtime.tools import TOOLS_INTERFACE, Dispatch, dispatcher
 
 _MAX_PREPARED = 64
 

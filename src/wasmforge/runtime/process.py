@@ -34,8 +34,8 @@ import wasmforge
 from wasmforge.runtime import seccomp
 from wasmforge.runtime.backend import Invocation, RunOutcome, TierName, TierStatus
 from wasmforge.runtime.codecache import cache_root, compiled_path, wasmtime_folder
+from wasmforge.runtime.host_tools import Dispatch, dispatcher
 from wasmforge.runtime.network import NSSWITCH, Connector, Endpoint, hosts_file, plan
-from wasmforge.runtime.tools import Dispatch, dispatcher
 from wasmforge.runtime.worker import MAX_MESSAGE, TOOL_CALL, tool_reply
 
 BWRAP = "/usr/bin/bwrap"

@@ -69,7 +69,7 @@ def _compile_first(invocation: Invocation) -> None:
     """Load (or, the first time, compile) the component before the wall clock starts."""
     import wasmtime
 
-    from wasmforge.runtime.executor import prepare
+    from wasmforge.runtime.instance import prepare
 
     with contextlib.suppress(wasmtime.WasmtimeError):  # the run reports it
         prepare(invocation)
@@ -120,7 +120,7 @@ def invocation_for(image: LoadedImage, request: RunRequest, notice: Notice) -> I
         precompiled = (layer.data, dict(layer.annotations))
     tools = {}
     if request.tools:
-        from wasmforge.runtime.tools import load_tools
+        from wasmforge.runtime.host_tools import load_tools
 
         tools = load_tools(request.tools, caps.tools)
     return Invocation(

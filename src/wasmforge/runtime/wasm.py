@@ -19,6 +19,6 @@ class WasmBackend:
         return TierStatus(True, f"in-process wasmtime-py {version('wasmtime')}")
 
     def run(self, invocation: Invocation) -> RunOutcome:
-        from wasmforge.runtime.executor import execute
+        from wasmforge.runtime.instance import execute
 
         return execute(invocation)

@@ -23,7 +23,7 @@ from dataclasses import asdict
 from typing import Any
 
 from wasmforge.runtime.backend import Grants, Invocation, Preopen, RunLimits, RunOutcome
-from wasmforge.runtime.tools import Dispatch
+from wasmforge.runtime.host_tools import Dispatch
 
 MAX_MESSAGE = 1 << 20
 TOOL_CALL = b'{"tool": '
@@ -102,7 +102,7 @@ def invocation_from(job: dict[str, Any]) -> Invocation:
 
 
 def serve(channel: socket.socket) -> None:
-    from wasmforge.runtime.executor import execute
+    from wasmforge.runtime.instance import execute
 
     devnull = os.open("/dev/null", os.O_RDWR)
     remote = tool_call(channel)
@@ -139,7 +139,7 @@ def main() -> None:
 
         forwarder = Forwarder(socket.socket(fileno=int(sys.argv[3])), json.loads(sys.argv[4]))
         forwarder.start()
-    import wasmforge.runtime.executor  # noqa: F401  (load wasmtime before confining)
+    import wasmforge.runtime.instance  # noqa: F401  (load wasmtime before confining)
     from wasmforge.runtime.engine import get_engine
 
     get_engine(False)
