@@ -140,7 +140,7 @@ def main() -> int:
                 continue
             report = bench_image(image, runs=options.runs,
                                  allow_unsigned=options.insecure_allow_unsigned)
-            rows.append({"language": label, **report})
+            rows.append({"language": label, **report.to_json()})
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if options.json:

@@ -10,16 +10,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from wasmforge import __version__
 from wasmforge.errors import WasmforgeError
+from wasmforge.isolation import TIER_ORDER
+from wasmforge.project import LANGUAGES
+
+if TYPE_CHECKING:
+    from wasmforge.toolchain.doctor import ToolchainRow
 
 app = typer.Typer(
     name="wasmforge",
-    help="Build six languages into signed, capability-scoped WebAssembly images and run them.",
+    help=f"Build programs in {', '.join(LANGUAGES)} into signed, capability-scoped "
+         "WebAssembly images and run them.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -84,7 +90,7 @@ def _root(
 def new(
     name: Annotated[str, typer.Argument(help="Project name (lowercase letters, digits, '-').")],
     lang: Annotated[str, typer.Option("--lang", "-l",
-                                      help="c | go | rust | python | javascript | csharp")],
+                                      help=" | ".join(LANGUAGES))],
     world: Annotated[str, typer.Option(help="The WIT world the project targets.")] = "command",
     dir: Annotated[Path | None, typer.Option("--dir", help="Where to create it (default ./NAME).")
                    ] = None,
@@ -168,38 +174,42 @@ def toolchain_install(
 @app.command()
 def doctor(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show, per language and isolation tier, what is usable here and how to fix the rest."""
+    from dataclasses import asdict
+
     from wasmforge.runtime.tiers import tier_report
     from wasmforge.toolchain.doctor import diagnose_hyperlight_build, diagnose_languages
 
-    report = {"languages": diagnose_languages(), "tiers": tier_report(),
-              "packaging": [diagnose_hyperlight_build()]}
+    languages, tier_rows = diagnose_languages(), tier_report()
+    packaging = [diagnose_hyperlight_build()]
     if json_out:
-        _print_json(report)
+        _print_json({"languages": [row.to_json("language") for row in languages],
+                     "tiers": [asdict(row) for row in tier_rows],
+                     "packaging": [row.to_json("what") for row in packaging]})
         return
-    out.print(_toolchain_table("languages", "language", report["languages"]))
+    out.print(_toolchain_table("languages", "language", languages))
     tiers = Table(title="isolation tiers")
     for column in ("tier", "usable", "detail"):
         tiers.add_column(column)
-    for row in report["tiers"]:
-        tiers.add_row(row["tier"], _yes_no(row["usable"]), row["detail"])
+    for tier in tier_rows:
+        tiers.add_row(tier.tier, _yes_no(tier.usable), tier.detail)
     out.print(tiers)
-    out.print(_toolchain_table("packaging", "what", report["packaging"]))
+    out.print(_toolchain_table("packaging", "what", packaging))
 
 
 def _yes_no(usable: object) -> str:
     return "[green]yes[/]" if usable else "[red]no[/]"
 
 
-def _toolchain_table(title: str, first: str, rows: list[dict[str, Any]]) -> Any:
-    """Rows of {first, usable, versions, problem, remedy} as doctor prints them."""
+def _toolchain_table(title: str, first: str, rows: list[ToolchainRow]) -> Any:
+    """Doctor's rows for languages or packaging; `first` heads the name column."""
     table = Table(title=title)
     for column in (first, "usable", "versions", "remedy"):
         table.add_column(column)
     for row in rows:
-        versions = ", ".join(f"{k} {v}" for k, v in row["versions"].items())
-        remedy = "" if row["usable"] else "; ".join(
-            part for part in (row["problem"], row["remedy"]) if part)
-        table.add_row(row[first], _yes_no(row["usable"]), versions, remedy)
+        versions = ", ".join(f"{k} {v}" for k, v in row.versions.items())
+        remedy = "" if row.usable else "; ".join(
+            part for part in (row.problem, row.remedy) if part)
+        table.add_row(row.name, _yes_no(row.usable), versions, remedy)
     return table
 
 
@@ -320,7 +330,8 @@ def run(
     args: Annotated[list[str] | None, typer.Argument(help="Arguments for the guest.")] = None,
     trust: Annotated[list[Path] | None, typer.Option("--trust", help="Trusted public key(s).")
                      ] = None,
-    isolation: Annotated[str, typer.Option(help="auto | wasm | process | hypervisor")] = "auto",
+    isolation: Annotated[str, typer.Option(help=" | ".join(("auto", *reversed(TIER_ORDER))))
+                         ] = "auto",
     mount: Annotated[list[str] | None, typer.Option("--mount", help="HOST:GUEST[:ro]")] = None,
     env: Annotated[list[str] | None, typer.Option("--env", help="K=V")] = None,
     timeout: Annotated[float | None, typer.Option(help="Wall-time cap in seconds.")] = None,
@@ -333,10 +344,12 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Verify an image and run it with only what its manifest grants."""
+    from wasmforge.isolation import requested
     from wasmforge.runtime.run import RunRequest, run_image
 
     request = RunRequest(
-        image=image, args=tuple(args or ()), trust=tuple(trust or ()), isolation=isolation,
+        image=image, args=tuple(args or ()), trust=tuple(trust or ()),
+        isolation=requested(isolation),
         mounts=tuple(mount or ()), env=tuple(env or ()), timeout_s=timeout, memory=memory,
         fuel=fuel, allow_unsigned=insecure_allow_unsigned, verbose=verbose,
         tools=tuple(tool or ()),
@@ -357,17 +370,17 @@ def bench(
 
     report = bench_image(image, runs=runs, allow_unsigned=insecure_allow_unsigned)
     if json_out:
-        _print_json(report)
+        _print_json(report.to_json())
         return
     table = Table(title=f"bench {image.name}")
     for column in ("tier", "p50 ms", "p99 ms", "first/later", "runs/s"):
         table.add_column(column)
-    for row in report["tiers"]:
-        if row.get("unavailable"):
-            table.add_row(row["tier"], "-", "-", "-", row["unavailable"])
+    for row in report.tiers:
+        if row.unavailable:
+            table.add_row(row.tier, "-", "-", "-", row.unavailable)
             continue
-        table.add_row(row["tier"], f"{row['p50_ms']:.3f}", f"{row['p99_ms']:.3f}",
-                      f"{row['first_over_later']:.1f}", f"{row['runs_per_s']:.0f}")
+        table.add_row(row.tier, f"{row.p50_ms:.3f}", f"{row.p99_ms:.3f}",
+                      f"{row.first_over_later:.1f}", f"{row.runs_per_s:.0f}")
     out.print(table)
 
 

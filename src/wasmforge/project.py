@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wasmforge.errors import ManifestError
+from wasmforge.isolation import WEAKEST, TierName, is_tier, tier_list
 
 MANIFEST_NAME = "wasmforge.toml"
 LANGUAGES = ("c", "go", "rust", "python", "javascript", "csharp")
 WORLDS = ("command",)
-ISOLATION_TIERS = ("wasm", "process", "hypervisor")
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}[a-z0-9]$|^[a-z]$")
 NAME_RULE = (
     "a name is 1 to 64 characters of lowercase letters, digits and '-', "
@@ -50,7 +50,7 @@ class Capabilities:
     network: tuple[str, ...] = ()
     clocks: bool = True
     random: bool = True
-    isolation: str = "wasm"
+    isolation: TierName = WEAKEST
     tools: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
 
@@ -310,10 +310,10 @@ def _capabilities_table(reader: _Reader, table: Any) -> Capabilities:
             raise reader.fail("capabilities.network", f"holds {entry!r}",
                               "write each entry as scheme://host:port, e.g. "
                               "\"https://api.example.com:443\"")
-    isolation = reader.get(table, t, "isolation", str, "wasm")
-    if isolation not in ISOLATION_TIERS:
+    isolation = reader.get(table, t, "isolation", str, WEAKEST)
+    if not is_tier(isolation):
         raise reader.fail("capabilities.isolation", f"is {isolation!r}",
-                          f"use one of: {', '.join(ISOLATION_TIERS)}")
+                          f"use {tier_list()}")
     tools = reader.strings(table, t, "tools")
     for tool in tools:
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_.\-]*$", tool):

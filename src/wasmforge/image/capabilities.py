@@ -21,6 +21,7 @@ from typing import Any
 
 from wasmforge import __version__
 from wasmforge.errors import ImageError
+from wasmforge.isolation import TIER_ORDER
 from wasmforge.paths import runtime_cache
 from wasmforge.project import Capabilities, Limits, Mount, format_size, parse_duration, parse_size
 
@@ -30,9 +31,11 @@ SCHEMA_FILE = "capabilities.schema.json"
 
 @cache
 def schema() -> dict[str, Any]:
-    """The published JSON Schema of the capability manifest."""
+    """The JSON Schema of the capability manifest, with the tiers of this wasmforge."""
     text = (Path(__file__).parent / SCHEMA_FILE).read_text(encoding="utf-8")
-    return json.loads(text)
+    loaded: dict[str, Any] = json.loads(text)
+    loaded["properties"]["isolation"]["enum"] = list(reversed(TIER_ORDER))
+    return loaded
 
 
 @cache

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from wasmforge.project import Capabilities
+
 # Media types of wasmforge's own (the CNCF wasm artifact types are in layout.py).
 CAPABILITIES_MEDIA_TYPE = "application/vnd.wasmforge.capabilities.v1+json"
 PRECOMPILED_MEDIA_TYPE = "application/vnd.wasmforge.precompiled.wasmtime.v1"
@@ -48,7 +50,7 @@ class LoadedImage:
     language: str
     digest: str  # the manifest digest, "sha256:<hex>"
     component: bytes  # the component to run (composed with deny stubs when built so)
-    capabilities: object  # wasmforge.project.Capabilities
+    capabilities: Capabilities
     wit: WitSummary
     layers: tuple[Layer, ...]  # every layer other than the component and capabilities
     signers: tuple[str, ...]  # fingerprints of trusted keys whose signature verified

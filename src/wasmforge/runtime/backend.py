@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-TierName = Literal["wasm", "process", "hypervisor"]
-# Strongest first: `auto` takes the first usable one.
-TIER_ORDER: tuple[TierName, ...] = ("hypervisor", "process", "wasm")
+from wasmforge.isolation import TIER_ORDER, TierName
+
+if TYPE_CHECKING:
+    from wasmforge.image.model import LoadedImage
+
+__all__ = ["TIER_ORDER", "TierName", "Backend"]  # the tier list lives in wasmforge.isolation
 
 
 @dataclass(frozen=True)
@@ -98,16 +101,52 @@ class RunOutcome:
     elapsed_s: float = 0.0
 
 
-@runtime_checkable
-class Backend(Protocol):
-    """An isolation tier."""
+class Backend:
+    """An isolation tier: `available` and `run` to implement, and lifecycle hooks whose
+    defaults do nothing. A caller (`run`, `bench`, `serve`) goes through them in order:
+    `unfit` while choosing, then `prepare`, `prestart`, `notices`, any number of `run`s
+    (with `prewarm` before a burst), and `close` when it is done with the backend."""
 
-    name: TierName
+    name: ClassVar[TierName]
+    # False when the tier's wall-time cap ends wasm code only, not a guest blocked in a
+    # host call; `wasmforge run` (one run per process) then adds a watchdog of its own.
+    bounds_host_calls: ClassVar[bool] = True
 
     def available(self) -> TierStatus:
         """Cheap check whether this tier can run here (no guest is started)."""
-        ...
+        raise NotImplementedError
 
     def run(self, invocation: Invocation) -> RunOutcome:
         """Run the guest to completion within its limits; never raises for guest failures."""
-        ...
+        raise NotImplementedError
+
+    @classmethod
+    def cold(cls, concurrency: int = 1) -> Backend:
+        """A new backend with cold in-process caches, sized for `concurrency` parallel runs,
+        as a fresh `wasmforge run` would see it (bench measures first runs with it)."""
+        return cls()
+
+    def unfit(self, image: LoadedImage, invocation: Invocation) -> str:
+        """Asked while `--isolation auto` considers this usable tier: why it cannot run this
+        image as asked ("" when it can), so that auto takes the next tier instead."""
+        return ""
+
+    def prepare(self, image: LoadedImage, invocation: Invocation) -> Invocation:
+        """Called once the tier is chosen, before anything starts: the invocation this
+        tier runs (a tier may run other code the image carries for it)."""
+        return invocation
+
+    def prestart(self, invocation: Invocation) -> None:
+        """Called after `prepare`, before the first run: start slow set-up (a sandbox, a
+        compile) so that it overlaps the caller's remaining work or precedes the clock."""
+
+    def notices(self, invocation: Invocation) -> list[str]:
+        """Called before the first run: sentences the operator should read about how this
+        tier grants the invocation (an allow-list it cannot enforce, entries it skips)."""
+        return []
+
+    def prewarm(self, invocation: Invocation) -> None:
+        """Called before a burst of runs (bench, serve): make later runs warm (blocking)."""
+
+    def close(self) -> None:
+        """Called when the caller is done with this backend: stop its workers and VMs."""

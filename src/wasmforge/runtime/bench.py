@@ -12,52 +12,87 @@ import os
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from wasmforge.isolation import TIER_ORDER, TierName, at_least
 from wasmforge.runtime import tiers
-from wasmforge.runtime.backend import TIER_ORDER, Backend, Invocation, Stdio
-from wasmforge.runtime.run import RunRequest, for_tier, invocation_for, load, unfit
+from wasmforge.runtime.backend import Backend, Invocation, Stdio
+from wasmforge.runtime.run import RunRequest, invocation_for, load
+
+
+@dataclass(frozen=True)
+class TierBench:
+    """One tier's row: its timings, or why it was not measured."""
+
+    tier: TierName
+    unavailable: str = ""  # set: the tier was not measured, and why
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    first_ms: float = 0.0
+    first_over_later: float = 0.0
+    runs_per_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        if self.unavailable:
+            return {"tier": self.tier, "unavailable": self.unavailable}
+        row = asdict(self)
+        del row["unavailable"]
+        return row
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    image: str
+    name: str
+    language: str
+    runs: int
+    concurrency: int
+    machine: str
+    tiers: list[TierBench]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "tiers": [row.to_json() for row in self.tiers]}
 
 
 def bench_image(image: Path, runs: int = 200, allow_unsigned: bool = False,
-                tier_names: tuple[str, ...] = TIER_ORDER,
-                concurrency: int | None = None) -> dict[str, Any]:
+                tier_names: tuple[TierName, ...] = TIER_ORDER,
+                concurrency: int | None = None) -> BenchReport:
     request = RunRequest(image=str(image), allow_unsigned=allow_unsigned)
     loaded = load(request, notice=lambda _message: None)
     invocation = replace(invocation_for(loaded, request, notice=lambda _message: None),
                          stdio=Stdio(stdin=-1, stdout=-1, stderr=-1))
     threads = concurrency or os.cpu_count() or 1
-    minimum = getattr(loaded.capabilities, "isolation", "wasm")
-    strength = {name: rank for rank, name in enumerate(reversed(TIER_ORDER))}
+    minimum = loaded.capabilities.isolation
     rows = []
     for name in tier_names:
         state = tiers.status(name)
-        if strength[name] < strength.get(minimum, 0):
+        if not at_least(name, minimum):
             why = f"the image requires isolation tier {minimum} or stronger"
         else:
-            why = unfit(loaded, invocation, name) if state.usable else state.detail
-        rows.append({"tier": name, "unavailable": why} if why else
-                    _bench_tier(name, for_tier(loaded, invocation, name), max(runs, 1),
-                                threads))
-    return {"image": str(image), "name": loaded.name, "language": loaded.language,
-            "runs": runs, "concurrency": concurrency or os.cpu_count() or 1,
-            "machine": _machine(), "tiers": rows}
+            why = tiers.backend(name).unfit(loaded, invocation) if state.usable else state.detail
+        if why:
+            rows.append(TierBench(name, unavailable=why))
+            continue
+        backend = tiers.backend_class(name).cold(threads)
+        rows.append(_bench_tier(name, backend, backend.prepare(loaded, invocation),
+                                max(runs, 1), threads))
+    return BenchReport(str(image), loaded.name, loaded.language, runs, threads, _machine(),
+                       rows)
 
 
-def _bench_tier(name: str, invocation: Invocation, runs: int, threads: int) -> dict[str, Any]:
-    """Measure a tier that bench_image found usable for this image."""
-    backend = _fresh(name, threads)
+def _bench_tier(name: TierName, backend: Backend, invocation: Invocation, runs: int,
+                threads: int) -> TierBench:
+    """Measure a tier that bench_image found usable for this image (then close it)."""
     try:
         first = _timed(backend, invocation)
         if first is None:
-            return {"tier": name, "unavailable": "the guest failed on its first run"}
-        if name == "process":
-            backend.prewarm(invocation)  # type: ignore[attr-defined]
+            return TierBench(name, unavailable="the guest failed on its first run")
+        backend.prewarm(invocation)
         samples = [_timed(backend, invocation) for _ in range(runs)]
         if any(sample is None for sample in samples):
-            return {"tier": name, "unavailable": "the guest failed during the benchmark"}
+            return TierBench(name, unavailable="the guest failed during the benchmark")
         times = sorted(sample for sample in samples if sample is not None)
         p50 = statistics.median(times)
         started = time.perf_counter()
@@ -65,26 +100,10 @@ def _bench_tier(name: str, invocation: Invocation, runs: int, threads: int) -> d
             list(pool.map(lambda _i: backend.run(invocation), range(runs)))
         elapsed = time.perf_counter() - started
     finally:
-        close = getattr(backend, "close", None)
-        if close is not None:
-            close()
-    return {"tier": name, "p50_ms": p50 * 1000, "p99_ms": _percentile(times, 0.99) * 1000,
-            "first_ms": first * 1000, "first_over_later": first / p50 if p50 else 0.0,
-            "runs_per_s": runs / elapsed if elapsed else 0.0}
-
-
-def _fresh(name: str, threads: int) -> Backend:
-    """A backend with cold in-process caches, as a new `wasmforge run` would see it."""
-    if name == "wasm":
-        from wasmforge.runtime import engine, instance
-
-        engine.forget_compiled()
-        instance.forget_linkers()
-    if name == "process":
-        from wasmforge.runtime.process import ProcessBackend
-
-        return ProcessBackend(warm=threads)
-    return tiers.backend(name)
+        backend.close()
+    return TierBench(name, p50_ms=p50 * 1000, p99_ms=_percentile(times, 0.99) * 1000,
+                     first_ms=first * 1000, first_over_later=first / p50 if p50 else 0.0,
+                     runs_per_s=runs / elapsed if elapsed else 0.0)
 
 
 def _timed(backend: Backend, invocation: Invocation) -> float | None:

@@ -45,7 +45,7 @@ from wasmforge.guest.executor import (
     request_json,
 )
 from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, LoadedImage
-from wasmforge.runtime.backend import FailureKind, Invocation, RunOutcome, TierStatus
+from wasmforge.runtime.backend import Backend, FailureKind, Invocation, RunOutcome, TierStatus
 from wasmforge.runtime.host_tools import dispatcher
 
 WASMTIME_ANNOTATION = "org.wasmforge.hyperlight.wasmtime"
@@ -166,7 +166,7 @@ def _probe() -> TierStatus:
     return TierStatus(status.usable, status.detail)
 
 
-class HypervisorBackend:
+class HypervisorBackend(Backend):
     name = "hypervisor"
 
     def __init__(self) -> None:
@@ -175,6 +175,13 @@ class HypervisorBackend:
 
     def available(self) -> TierStatus:
         return _probe()
+
+    def unfit(self, image: LoadedImage, invocation: Invocation) -> str:
+        return unfit(image, invocation)
+
+    def prepare(self, image: LoadedImage, invocation: Invocation) -> Invocation:
+        """The image's Hyperlight code, not its wasmtime layer, runs here."""
+        return with_hyperlight_code(image, invocation)
 
     def close(self) -> None:
         with self._lock:
@@ -445,5 +452,3 @@ def _tool_callback(name: str, dispatch: Callable[[str, str], tuple[bool, str]]
             return text
     return call
 
-
-backend = HypervisorBackend

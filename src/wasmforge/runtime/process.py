@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import wasmforge
-from wasmforge.runtime import seccomp
-from wasmforge.runtime.backend import Invocation, RunOutcome, TierName, TierStatus
+from wasmforge.runtime import policy, seccomp
+from wasmforge.runtime.backend import Backend, Invocation, RunOutcome, TierName, TierStatus
 from wasmforge.runtime.codecache import cache_root, compiled_path, wasmtime_folder
 from wasmforge.runtime.host_tools import Dispatch, dispatcher
 from wasmforge.runtime.network import NSSWITCH, Connector, Endpoint, hosts_file, plan
@@ -269,7 +269,7 @@ def _python_paths() -> list[str]:
     return [p for p in kept if not any(p != q and p.startswith(q + os.sep) for q in kept)]
 
 
-class ProcessBackend:
+class ProcessBackend(Backend):
     name: TierName = "process"
 
     def __init__(self, warm: int = 2, max_jobs: int = 10_000) -> None:
@@ -282,6 +282,16 @@ class ProcessBackend:
         self._status: TierStatus | None = None
         self._runs = 0
         atexit.register(self.close)
+
+    @classmethod
+    def cold(cls, concurrency: int = 1) -> ProcessBackend:
+        return cls(warm=concurrency)
+
+    def notices(self, invocation: Invocation) -> list[str]:
+        _, skipped = plan(invocation.grants.network)
+        if not skipped:
+            return []
+        return [policy.NETWORK_SKIPPED.format(entries=", ".join(skipped))]
 
     def available(self) -> TierStatus:
         if self._status is None:

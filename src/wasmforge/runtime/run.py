@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import sys
@@ -12,9 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from wasmforge.errors import ImageError
 from wasmforge.image.model import PRECOMPILED_MEDIA_TYPE, LoadedImage
-from wasmforge.project import Capabilities
+from wasmforge.isolation import Requested
 from wasmforge.runtime import policy, tiers
 from wasmforge.runtime.backend import Invocation, RunOutcome, Stdio
 
@@ -27,7 +25,7 @@ class RunRequest:
     image: str  # an .oci.tar path or a registry reference
     args: tuple[str, ...] = ()
     trust: tuple[Path, ...] = ()
-    isolation: str = "auto"
+    isolation: Requested = "auto"
     mounts: tuple[str, ...] = ()
     env: tuple[str, ...] = ()
     timeout_s: float | None = None
@@ -41,38 +39,27 @@ class RunRequest:
 def run_image(request: RunRequest, notice: Notice) -> int:
     """Run an image as `wasmforge run` does; returns the exit code.
 
-    One run per process: in the wasm tier a guest still blocked in a host call past its
-    wall-time cap ends the whole process (see _watchdog).
+    One run per process: in a tier whose wall-time cap does not bound host calls (wasm), a
+    guest still blocked in a host call past its cap ends the whole process (see _watchdog).
     """
     image = load(request, notice)
     invocation = invocation_for(image, request, notice)
-    backend = tiers.choose(request.isolation, _caps(image).isolation, notice,
-                           lambda tier: unfit(image, invocation, tier))
-    prestart = getattr(backend, "prestart", None)  # a backend whose sandbox starts slowly
-    if prestart is not None:
-        prestart(invocation)
-    network_notices(invocation.grants.network, backend.name, notice)
+    backend = tiers.choose(request.isolation, image.capabilities.isolation, notice,
+                           tiers.unfit_for(image, invocation))
+    invocation = backend.prepare(image, invocation)
+    backend.prestart(invocation)
+    for line in backend.notices(invocation):
+        notice(line)
     watchdog = None
-    if backend.name == "wasm":
-        _compile_first(invocation)
+    if not backend.bounds_host_calls:
         watchdog = _watchdog(invocation.limits.timeout_s, notice)
     try:
-        outcome = backend.run(for_tier(image, invocation, backend.name))
+        outcome = backend.run(invocation)
     finally:
         if watchdog is not None:
             watchdog.cancel()
     report(outcome, request.verbose, notice)
     return outcome.exit_code
-
-
-def _compile_first(invocation: Invocation) -> None:
-    """Load (or, the first time, compile) the component before the wall clock starts."""
-    import wasmtime
-
-    from wasmforge.runtime.instance import prepare
-
-    with contextlib.suppress(wasmtime.WasmtimeError):  # the run reports it
-        prepare(invocation)
 
 
 def _watchdog(timeout_s: float, notice: Notice) -> threading.Timer:
@@ -108,7 +95,7 @@ def load(request: RunRequest, notice: Notice) -> LoadedImage:
 
 
 def invocation_for(image: LoadedImage, request: RunRequest, notice: Notice) -> Invocation:
-    caps = _caps(image)
+    caps = image.capabilities
     flags = policy.OperatorFlags(args=request.args, env=request.env, mounts=request.mounts,
                                  timeout_s=request.timeout_s, memory=request.memory,
                                  fuel=request.fuel)
@@ -130,47 +117,8 @@ def invocation_for(image: LoadedImage, request: RunRequest, notice: Notice) -> I
     )
 
 
-def unfit(image: LoadedImage, invocation: Invocation, tier: str) -> str:
-    """Why `tier` cannot run this image as asked, or "" (see tiers.choose)."""
-    if tier != "hypervisor":
-        return ""
-    from wasmforge.runtime.hypervisor import unfit as hyperlight_unfit
-
-    return hyperlight_unfit(image, invocation)
-
-
-def for_tier(image: LoadedImage, invocation: Invocation, tier: str) -> Invocation:
-    """The hypervisor tier runs the image's Hyperlight code, not the wasmtime layer."""
-    if tier != "hypervisor":
-        return invocation
-    from wasmforge.runtime.hypervisor import with_hyperlight_code
-
-    return with_hyperlight_code(image, invocation)
-
-
-def network_notices(entries: tuple[str, ...], tier: str, notice: Notice) -> None:
-    if not entries:
-        return
-    if tier == "wasm":
-        notice(policy.NETWORK_NOTICE.format(hosts=", ".join(entries)))
-        return
-    if tier == "process":
-        from wasmforge.runtime.network import plan
-
-        _, skipped = plan(entries)
-        if skipped:
-            notice(policy.NETWORK_SKIPPED.format(entries=", ".join(skipped)))
-
-
 def component_digest(component: bytes) -> str:
     return "sha256:" + hashlib.sha256(component).hexdigest()
-
-
-def _caps(image: LoadedImage) -> Capabilities:
-    caps = image.capabilities
-    if not isinstance(caps, Capabilities):
-        raise ImageError("the image's capabilities could not be read", where=image.name)
-    return caps
 
 
 def report(outcome: RunOutcome, verbose: bool, notice: Notice) -> None:

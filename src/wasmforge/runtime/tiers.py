@@ -1,12 +1,31 @@
-"""The isolation tiers this host offers, and the choice `--isolation` makes among them."""
+"""The isolation tiers this host offers, and the choice `--isolation` makes among them.
+
+The tiers and their order come from `wasmforge.isolation.TIERS`; each backend is built
+once per process from its entry there.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from wasmforge.errors import RuntimeFailure
-from wasmforge.runtime.backend import TIER_ORDER, Backend, TierStatus
+from wasmforge.isolation import (
+    TIER_ORDER,
+    TIERS,
+    Requested,
+    TierName,
+    at_least,
+    is_tier,
+    tier_list,
+)
+from wasmforge.isolation import requested as checked_request
+from wasmforge.runtime.backend import Backend, Invocation, TierStatus
+
+if TYPE_CHECKING:
+    from wasmforge.image.model import LoadedImage
 
 _backends: dict[str, Backend] = {}
 
@@ -15,68 +34,31 @@ def backend(name: str) -> Backend:
     """The (process-wide) backend object of a tier."""
     found = _backends.get(name)
     if found is None:
-        found = _make(name)
+        found = backend_class(name)()
         _backends[name] = found
     return found
 
 
-def _make(name: str) -> Backend:
-    if name == "wasm":
-        from wasmforge.runtime.wasm import WasmBackend
-
-        return WasmBackend()
-    if name == "process":
-        from wasmforge.runtime.process import ProcessBackend
-
-        return ProcessBackend()
-    if name == "hypervisor":
-        return _hypervisor()
-    raise RuntimeFailure(f"unknown isolation tier {name!r}",
-                         fix="use auto, wasm, process or hypervisor")
+def backend_class(name: str) -> type[Backend]:
+    """The backend class of a tier, from its entry in `wasmforge.isolation.TIERS`."""
+    if not is_tier(name):
+        raise RuntimeFailure(f"unknown isolation tier {name!r}", fix=f"use {tier_list()}")
+    made: type[Backend] = _load(TIERS[name].backend)
+    return made
 
 
-def _hypervisor() -> Backend:
-    try:
-        from wasmforge.runtime import hypervisor
-    except ImportError:
-        return _Unavailable("hypervisor", _probe_reason())
-    made = getattr(hypervisor, "backend", None) or getattr(hypervisor, "HypervisorBackend", None)
-    if made is None:
-        return _Unavailable("hypervisor", "runtime/hypervisor.py defines no backend")
-    return made() if isinstance(made, type) else made
-
-
-def _probe_reason() -> str:
-    try:
-        from wasmforge.runtime.probe import probe_hypervisor
-    except ImportError:
-        return "wasmforge's Hyperlight backend is not installed"
-    probed = probe_hypervisor()
-    if not probed.usable:
-        return probed.detail
-    return "Hyperlight VMs boot here, but wasmforge's Hyperlight backend is not installed"
-
-
-class _Unavailable:
-    def __init__(self, name: Any, reason: str) -> None:
-        self.name = name
-        self.reason = reason
-
-    def available(self) -> TierStatus:
-        return TierStatus(False, self.reason)
-
-    def run(self, invocation: Any) -> Any:
-        raise RuntimeFailure(f"isolation tier {self.name} is unavailable: {self.reason}")
+def _load(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def status(name: str) -> TierStatus:
     try:
-        if name == "hypervisor" and name not in _backends:
-            # The probe is cached per boot; asking it first spares `run --isolation auto`
-            # the backend's imports on hosts where no VM can boot.
-            from wasmforge.runtime.probe import probe_hypervisor
-
-            probed = probe_hypervisor()
+        probe = TIERS[name].probe if is_tier(name) else ""
+        if probe and name not in _backends:
+            # A cached cheap probe first spares `run --isolation auto` the backend's
+            # imports on hosts where the tier cannot run.
+            probed = _load(probe)()
             if not probed.usable:
                 return TierStatus(False, probed.detail)
         return backend(name).available()
@@ -84,38 +66,54 @@ def status(name: str) -> TierStatus:
         return TierStatus(False, f"checking it failed: {err}")
 
 
-def tier_report() -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class TierRow:
+    """One line of `wasmforge doctor`'s tier table."""
+
+    tier: TierName
+    usable: bool
+    detail: str
+
+
+def tier_report() -> list[TierRow]:
     """For `wasmforge doctor`: every tier, strongest first."""
     rows = []
     for name in TIER_ORDER:
         state = status(name)
-        rows.append({"tier": name, "usable": state.usable, "detail": state.detail})
+        rows.append(TierRow(name, state.usable, state.detail))
     return rows
 
 
-def choose(requested: str, minimum: str, notice: Callable[[str], None],
+def unfit_for(image: LoadedImage, invocation: Invocation) -> Callable[[str], str]:
+    """`choose`'s `unfit`: each tier's own reason why it cannot run this image as asked."""
+    return lambda tier: backend(tier).unfit(image, invocation)
+
+
+def choose(requested: Requested | str, minimum: TierName, notice: Callable[[str], None],
            unfit: Callable[[str], str] = lambda _tier: "") -> Backend:
     """The backend for `--isolation requested`, never weaker than the manifest's minimum.
 
     `auto` passes over a usable tier for which `unfit(tier)` gives a reason (the image
     cannot run there as asked), and says so when it settles on another."""
-    if requested not in ("auto", *TIER_ORDER):
-        raise RuntimeFailure(f"--isolation {requested!r} is not a tier",
-                             fix="use auto, wasm, process or hypervisor")
-    strength = {name: rank for rank, name in enumerate(reversed(TIER_ORDER))}
-    if requested != "auto":
-        if strength[requested] < strength[minimum]:
-            raise RuntimeFailure(f"--isolation {requested} is weaker than the {minimum} tier "
-                                 "the image requires", fix=f"use --isolation {minimum} or auto")
-        state = status(requested)
-        if not state.usable:
-            raise RuntimeFailure(f"isolation tier {requested} is not usable here: "
-                                 f"{state.detail.rstrip('.')}")
-        return backend(requested)
+    requested = checked_request(requested)
+    if requested == "auto":
+        return _choose_auto(minimum, notice, unfit)
+    if not at_least(requested, minimum):
+        raise RuntimeFailure(f"--isolation {requested} is weaker than the {minimum} tier "
+                             "the image requires", fix=f"use --isolation {minimum} or auto")
+    state = status(requested)
+    if not state.usable:
+        raise RuntimeFailure(f"isolation tier {requested} is not usable here: "
+                             f"{state.detail.rstrip('.')}")
+    return backend(requested)
+
+
+def _choose_auto(minimum: TierName, notice: Callable[[str], None],
+                 unfit: Callable[[str], str]) -> Backend:
     reasons: list[str] = []  # why each stronger tier was not taken
     passed_over: list[str] = []  # the usable ones among them
     for name in TIER_ORDER:
-        if strength[name] < strength[minimum]:
+        if not at_least(name, minimum):
             break
         state = status(name)
         why = unfit(name) if state.usable else state.detail

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from wasmforge.runtime.backend import Invocation, RunOutcome, TierName, TierStatus
+import contextlib
+
+from wasmforge.runtime import policy
+from wasmforge.runtime.backend import Backend, Invocation, RunOutcome, TierName, TierStatus
 
 
-class WasmBackend:
+class WasmBackend(Backend):
     name: TierName = "wasm"
+    bounds_host_calls = False  # epoch interruption stops wasm code, not a blocked host call
+
+    @classmethod
+    def cold(cls, concurrency: int = 1) -> WasmBackend:
+        from wasmforge.runtime import engine, instance
+
+        engine.forget_compiled()
+        instance.forget_linkers()
+        return cls()
 
     def available(self) -> TierStatus:
         try:
@@ -17,6 +29,20 @@ class WasmBackend:
             return TierStatus(False, f"wasmtime-py cannot be imported ({err}); "
                               "reinstall wasmforge with `pip install .`")
         return TierStatus(True, f"in-process wasmtime-py {version('wasmtime')}")
+
+    def prestart(self, invocation: Invocation) -> None:
+        """Load (or, the first time, compile) the component before the wall clock starts."""
+        import wasmtime
+
+        from wasmforge.runtime.instance import prepare
+
+        with contextlib.suppress(wasmtime.WasmtimeError):  # the run reports it
+            prepare(invocation)
+
+    def notices(self, invocation: Invocation) -> list[str]:
+        if not invocation.grants.network:
+            return []
+        return [policy.NETWORK_NOTICE.format(hosts=", ".join(invocation.grants.network))]
 
     def run(self, invocation: Invocation) -> RunOutcome:
         from wasmforge.runtime.instance import execute

@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from wasmforge.errors import WasmforgeError
 from wasmforge.languages import get_driver
 from wasmforge.project import LANGUAGES
 
 
-def diagnose_languages() -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
+@dataclass(frozen=True)
+class ToolchainRow:
+    """One line of doctor's language or packaging table."""
+
+    name: str  # the language, or the packaging step
+    usable: bool
+    versions: dict[str, str] = field(default_factory=dict)
+    problem: str = ""
+    remedy: str = ""
+
+    def to_json(self, key: str) -> dict[str, object]:
+        """As `doctor --json` writes it, the name under `key` ("language" or "what")."""
+        return {key: self.name, "usable": self.usable, "versions": dict(self.versions),
+                "problem": self.problem, "remedy": self.remedy}
+
+
+def diagnose_languages() -> list[ToolchainRow]:
+    rows = []
     for language in LANGUAGES:
         try:
             status = get_driver(language).status()
         except WasmforgeError as failure:
-            rows.append({"language": language, "usable": False, "versions": {},
-                         "problem": str(failure), "remedy": ""})
+            rows.append(ToolchainRow(language, False, problem=str(failure)))
             continue
-        rows.append({"language": language, "usable": status.usable,
-                     "versions": dict(status.versions), "problem": status.problem,
-                     "remedy": status.remedy})
+        rows.append(ToolchainRow(language, status.usable, dict(status.versions),
+                                 status.problem, status.remedy))
     return rows
 
 
-def diagnose_hyperlight_build() -> dict[str, object]:
+def diagnose_hyperlight_build() -> ToolchainRow:
     """Can `build --hyperlight` package images here: the backend whose guest the AOT code
     targets, the precompiler built for that guest's wasmtime, zig and jco for the executor."""
     from wasmforge.guest import hyperlight as guest
@@ -30,9 +46,8 @@ def diagnose_hyperlight_build() -> dict[str, object]:
     from wasmforge.toolchain.hyperlight import JCO, aot_revision, aot_tool_path, zig_env
 
     def row(usable: bool, versions: dict[str, str], problem: str = "", remedy: str = ""
-            ) -> dict[str, object]:
-        return {"what": "build --hyperlight", "usable": usable, "versions": versions,
-                "problem": problem, "remedy": remedy}
+            ) -> ToolchainRow:
+        return ToolchainRow("build --hyperlight", usable, versions, problem, remedy)
 
     backend = guest.backend_guest()
     if backend is None:
