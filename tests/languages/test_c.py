@@ -13,9 +13,10 @@ from conftest import NativeCli, ScriptRunner
 
 from wasmforge.errors import BuildFailed
 from wasmforge.languages.base import BuildContext
-from wasmforge.languages.c import command_adapter_path, driver
+from wasmforge.languages.c import driver
 from wasmforge.project import load_project
 from wasmforge.templates import scaffold
+from wasmforge.toolchain.adapter import command_adapter_path
 from wasmforge.toolchain.build import BuildResult, build_project
 
 pytestmark = pytest.mark.slow

@@ -21,11 +21,11 @@ from wasmtime import component as cm
 
 from wasmforge.errors import BuildFailed, CapabilityError
 from wasmforge.guest.deny import explain_trap
-from wasmforge.languages.tools import Requirement, npm_package_dir
+from wasmforge.languages.pins import JCO
+from wasmforge.languages.tools import npm_package_dir
 from wasmforge.project import Capabilities
 from wasmforge.toolchain.capcheck import check_component, enforce_capabilities
 
-JCO = Requirement("npm", "@bytecodealliance/jco", "1.35.0")
 SCRATCH_JCO = Path("/tmp/setup/npmtc/node_modules/@bytecodealliance/jco")
 # What `wasmforge new` writes (templates/_common/wasmforge.toml.j2).
 TEMPLATE_CAPS = Capabilities(args=True, stdio=True, env=("GREETING",), mounts=(), network=(),

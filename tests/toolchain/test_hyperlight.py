@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from guest_fixtures import aot_wasmtime, jco, monkeypatch_session  # noqa: F401  (fixtures)
 
 from wasmforge.guest import hyperlight as guest
 from wasmforge.guest.executor import request_json
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("language", ["c", "go", "rust", "python", "javascript"])
 def test_build_hyperlight_adds_a_runnable_executor_and_its_aot_code(
-        language: str, tmp_path: Path, jco: Path, aot_wasmtime: str) -> None:
+        language: str, tmp_path: Path, jco: Path, aot_wasmtime: str) -> None:  # noqa: F811
     from wasmforge.errors import ToolchainMissing
     from wasmforge.image.reader import load_image
     from wasmforge.runtime.host_tools import dispatcher

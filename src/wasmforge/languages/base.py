@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import ClassVar, Literal
 
-from wasmforge.languages.tools import Requirement
+from wasmforge.errors import ToolchainMissing
+from wasmforge.languages.tools import Requirement, install_remedy, require_npm, require_pip
 from wasmforge.project import Project
 
 
@@ -32,30 +33,55 @@ class BuildOutput:
     kind: Literal["core", "component"]  # a core module gets the preview1 command adapter
 
 
-class LanguageDriver(Protocol):
-    name: str  # "c", "go", ...
-    entry_file: str  # relative to the project root: "main.c", "src/main.rs", ...
+class LanguageDriver:
+    """A language: `source_files` and `build` to implement; the rest has defaults derived
+    from `requirements()`, which a driver overrides where its toolchain has other routes
+    (a wasi-sdk, TinyGo, rustup) or its build other inputs (flags, glue)."""
+
+    name: ClassVar[str]  # "c", "go", ...: the key in wasmforge.project.LANGUAGES
+    # Relative to the project root ("main.c", "src/main.rs"): the template writes it.
+    entry_file: ClassVar[str]
 
     def requirements(self) -> list[Requirement]:
         """The pinned packages `wasmforge toolchain install LANG` installs."""
-        ...
-
-    def status(self) -> ToolStatus:
-        """Is the toolchain usable here? Fast (cached versions), never installs."""
-        ...
+        return []
 
     def source_files(self, project: Project) -> list[Path]:
         """Every input that affects the output (for the build cache key)."""
-        ...
-
-    def template_vars(self, name: str) -> dict[str, str]:
-        """Extra jinja2 variables for `wasmforge new`."""
-        ...
+        raise NotImplementedError
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
         """Compile. Raises ToolchainMissing or BuildFailed (with the compiler's message)."""
-        ...
+        raise NotImplementedError
+
+    def status(self) -> ToolStatus:
+        """Is the toolchain usable here? Fast (cached versions), never installs. By default:
+        usable when `check_installed` passes, showing the toolchain versions and extras."""
+        try:
+            self.check_installed()
+            extras = self.status_extras()
+        except ToolchainMissing as missing:
+            return ToolStatus(False, problem=missing.what,
+                              remedy=missing.fix or install_remedy(self.name))
+        return ToolStatus(True, {**self.toolchain_versions(), **extras})
+
+    def check_installed(self) -> None:
+        """Raise ToolchainMissing unless every pip and npm requirement is installed (apt
+        packages are the driver's to find: they have no install marker)."""
+        for req in self.requirements():
+            if req.kind == "pip":
+                require_pip(req, self.name)
+            elif req.kind == "npm":
+                require_npm(req, self.name)
+
+    def status_extras(self) -> dict[str, str]:
+        """What `doctor` shows beside the versions (may raise ToolchainMissing)."""
+        return {}
+
+    def template_vars(self, name: str) -> dict[str, str]:
+        """Extra jinja2 variables for `wasmforge new`."""
+        return {}
 
     def toolchain_versions(self) -> dict[str, str]:
         """Pinned names and versions, recorded in the cache key and the provenance."""
-        ...
+        return {req.name: req.version for req in self.requirements()}

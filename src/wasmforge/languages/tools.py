@@ -52,6 +52,16 @@ def project_files(root: Path, wanted: Callable[[Path], bool], *, skip_dirs: Set[
     return sorted(found)
 
 
+# Build outputs, VCS and dependency folders of the compiled languages' projects.
+_NOT_SOURCES = frozenset({"build", ".git", "node_modules"})
+
+
+def files_by_suffix(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """Files with `suffixes` under `root`, skipping build outputs and VCS folders."""
+    return project_files(root, lambda path: path.suffix in suffixes, skip_dirs=_NOT_SOURCES,
+                         skip_hidden=False)
+
+
 def home() -> Path:
     return paths.home()
 

@@ -1,9 +1,9 @@
 """Core wasm32-wasip1 modules -> wasm32-wasip2 command components.
 
 The WASI preview1 command adapter comes from the pinned npm package
-@bytecodealliance/jco (its lib/ folder), installed by `wasmforge toolchain install`;
-its sha256 is pinned (languages.c.ADAPTER_SHA256, recorded in the drivers' toolchain
-versions) and checked here before every use.
+@bytecodealliance/jco (its lib/ folder), installed by `wasmforge toolchain install` for
+every language that needs it; its sha256 is pinned (languages.pins.ADAPTER_SHA256,
+recorded in the drivers' toolchain versions) and checked here before every use.
 """
 
 from __future__ import annotations
@@ -12,22 +12,30 @@ import hashlib
 from pathlib import Path
 
 from wasmforge.errors import ToolchainMissing
-from wasmforge.languages.c import ADAPTER_SHA256, JCO, command_adapter_path
-from wasmforge.languages.tools import install_remedy, npm_package_dir, run_tool
+from wasmforge.languages.pins import ADAPTER_SHA256, COMMAND_ADAPTER, JCO
+from wasmforge.languages.tools import npm_package_dir, run_tool
 from wasmforge.toolchain.validate import wasm_tools
+
+# Whichever language needs the adapter installs it: say so without naming one.
+_INSTALL = ("run `wasmforge toolchain install LANG` for the project's language (it installs "
+            f"{JCO.spec})")
+
+
+def command_adapter_path() -> Path:
+    """The WASI preview1 command adapter of the pinned jco (may not be installed)."""
+    return npm_package_dir(JCO) / COMMAND_ADAPTER
 
 
 def command_adapter() -> Path:
     adapter = command_adapter_path()
     if not adapter.is_file():
         raise ToolchainMissing(f"the WASI preview1 command adapter ({JCO.spec}) is not "
-                               "installed", fix=install_remedy("c"))
+                               "installed", fix=_INSTALL)
     digest = hashlib.sha256(adapter.read_bytes()).hexdigest()
     if digest != ADAPTER_SHA256:
         raise ToolchainMissing(f"{adapter} is not the adapter {JCO.spec} ships (sha256 "
                                f"{digest}, expected {ADAPTER_SHA256})",
-                               fix=f"remove {npm_package_dir(JCO)} and "
-                                   f"{install_remedy('c')}")
+                               fix=f"remove {npm_package_dir(JCO)} and {_INSTALL}")
     return adapter
 
 

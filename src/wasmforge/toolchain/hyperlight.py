@@ -41,13 +41,12 @@ from wasmforge.image.model import (
     Layer,
 )
 from wasmforge.languages import tools
+from wasmforge.languages.pins import JCO, ZIG
 from wasmforge.project import Project
 from wasmforge.toolchain.capcheck import decode_wit
 
 AOT_CRATE = Path(executor_src.__file__).parent.parent / "aot"
 AOT_BINARY = "wasmforge-hyperlight-aot"
-JCO = tools.Requirement("npm", "@bytecodealliance/jco", "1.35.0")
-ZIG = tools.Requirement("pip", "ziglang", "0.17.0")
 ANNOTATION = "org.wasmforge.hyperlight"
 _PINNED = '"=36.0.14"'  # the version written in guest/aot/Cargo.toml (and its Cargo.lock)
 

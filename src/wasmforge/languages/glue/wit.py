@@ -6,9 +6,10 @@ import re
 from pathlib import Path
 
 from wasmforge.errors import ToolchainMissing
-from wasmforge.languages.tools import Requirement, install_remedy, require_npm
+from wasmforge.languages.pins import JCO
+from wasmforge.languages.tools import install_remedy, require_npm
 
-JCO = Requirement("npm", "@bytecodealliance/jco", "1.35.0")
+__all__ = ["JCO", "WORLD", "command_world", "wasi_version"]  # JCO: the drivers' `wit.JCO`
 WORLD = "command"
 _VERSION_RE = re.compile(r"^0\.2\.(\d+)$")
 
