@@ -36,7 +36,7 @@ def measure_sandbox(aot: Path, runs: int) -> dict[str, Any]:
     from hyperlight_sandbox_backend_wasm import WasmSandbox
 
     from wasmforge.guest.executor import request_json
-    from wasmforge.runtime.hypervisor import take_captured, vm_memory
+    from wasmforge.runtime.hyperlight_vm import take_captured, vm_memory
 
     heap, stack = vm_memory(64 << 20, aot.stat().st_size)
     with tempfile.TemporaryDirectory(prefix="hl-boot-") as tmp:
@@ -66,6 +66,7 @@ def measure_sandbox(aot: Path, runs: int) -> dict[str, Any]:
 
 
 def measure_backend(aot: Path, runs: int) -> dict[str, Any]:
+    from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, Layer
     from wasmforge.runtime.backend import Grants, Invocation, RunLimits, Stdio
     from wasmforge.runtime.hypervisor import HypervisorBackend
 
@@ -78,7 +79,8 @@ def measure_backend(aot: Path, runs: int) -> dict[str, Any]:
                           grants=Grants(args=args, env=(("GREETING", "hi"),)),
                           limits=RunLimits(memory_bytes=64 << 20, timeout_s=10.0),
                           stdio=Stdio(stdout=devnull, stderr=devnull),
-                          precompiled=(data, {"org.wasmforge.hyperlight.wasmtime": "device"}))
+                          precompiled=Layer(HYPERLIGHT_AOT_MEDIA_TYPE, data,
+                                            {"org.wasmforge.hyperlight.wasmtime": "device"}))
 
     try:
         started = time.perf_counter()

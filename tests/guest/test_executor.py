@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from executor_harness import ExecutionResult, run_executor_in_wasmtime
 
 from wasmforge.guest import executor as ex
 from wasmforge.runtime.host_tools import dispatcher
-from wasmforge.runtime.hypervisor import ExecutionResult, run_executor_in_wasmtime
 
 pytestmark = pytest.mark.slow
 

@@ -13,6 +13,7 @@ import pytest
 
 from wasmforge.errors import CapabilityError, RuntimeFailure
 from wasmforge.guest import hyperlight as hl_guest
+from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, Layer
 from wasmforge.runtime import probe, tiers
 from wasmforge.runtime.backend import Grants, Invocation, RunLimits, Stdio
 from wasmforge.runtime.host_tools import dispatcher, load_tools
@@ -31,7 +32,7 @@ def probe_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _invocation(precompiled: tuple[bytes, dict[str, str]] | None, stdio: Stdio | None = None,
+def _invocation(precompiled: Layer | None, stdio: Stdio | None = None,
                 args: tuple[str, ...] = ()) -> Invocation:
     return Invocation(name="hello", component=b"", digest="sha256:" + "0" * 64,
                       grants=Grants(args=args), limits=LIMITS, stdio=stdio or Stdio(),
@@ -132,7 +133,8 @@ def test_aot_from_another_wasmtime_is_refused_before_any_vm() -> None:
     with pytest.raises(RuntimeFailure, match=f"runs wasmtime {backend.wasmtime}"):
         check_version(code, {WASMTIME_ANNOTATION: foreign.wasmtime})
     started = time.perf_counter()
-    outcome = HypervisorBackend().run(_invocation((code, {WASMTIME_ANNOTATION: "x"})))
+    outcome = HypervisorBackend().run(_invocation(
+        Layer(HYPERLIGHT_AOT_MEDIA_TYPE, code, {WASMTIME_ANNOTATION: "x"})))
     assert outcome.failure == "internal" and "precompiled by wasmtime" in outcome.message
     assert time.perf_counter() - started < 1.0
 
@@ -186,9 +188,8 @@ def test_dispatch_refuses_undeclared_and_unprovided_names() -> None:
 
 @pytest.fixture(scope="module")
 def hyperlight_aot(guest: bytes, tmp_path_factory: pytest.TempPathFactory
-                   ) -> tuple[bytes, dict[str, str]]:
+                   ) -> Layer:
     """The runtime tests' C guest through `build --hyperlight`'s layer step."""
-    from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE
     from wasmforge.project import Project
     from wasmforge.toolchain.hyperlight import aot_tool_path, hyperlight_layers
 
@@ -211,12 +212,12 @@ def hyperlight_aot(guest: bytes, tmp_path_factory: pytest.TempPathFactory
     finally:
         patch.undo()
     aot = next(x for x in layers if x.media_type == HYPERLIGHT_AOT_MEDIA_TYPE)
-    return aot.data, dict(aot.annotations)
+    return aot
 
 
 @pytest.mark.slow
 def test_the_aot_layer_travels_in_a_signed_image_only(
-        hyperlight_aot: tuple[bytes, dict[str, str]], guest: bytes, make_image: Any,
+        hyperlight_aot: Layer, guest: bytes, make_image: Any,
         keys: Any) -> None:
     from dataclasses import replace
 
@@ -224,12 +225,12 @@ def test_the_aot_layer_travels_in_a_signed_image_only(
     from wasmforge.image.reader import load_image
     from wasmforge.runtime.hypervisor import unfit, with_hyperlight_code
 
-    data, annotations = hyperlight_aot
+    data = hyperlight_aot.data
     layer = Layer(HYPERLIGHT_AOT_MEDIA_TYPE, data, annotations)
     signed = load_image(make_image(guest, layers=(layer,)))
     picked = with_hyperlight_code(signed, _invocation(None))
-    assert picked.precompiled == (data, annotations)
-    assert check_version(*picked.precompiled) == data
+    assert picked.precompiled == hyperlight_aot
+    assert check_version(data, hyperlight_aot.annotations) == data
     unsigned = load_image(make_image(guest, layers=(layer,), sign=None), allow_unsigned=True)
     with pytest.raises(RuntimeFailure, match="native code, which runs only from a signed"):
         with_hyperlight_code(unsigned, replace(_invocation(None)))
@@ -242,7 +243,7 @@ def test_the_aot_layer_travels_in_a_signed_image_only(
 
 @pytest.mark.slow
 def test_a_vm_that_cannot_boot_is_a_one_sentence_failure_and_leaves_no_worker(
-        hyperlight_aot: tuple[bytes, dict[str, str]], probe_home: Path) -> None:
+        hyperlight_aot: Layer, probe_home: Path) -> None:
     status = probe.probe_hypervisor()
     if status.usable:
         pytest.skip("the hypervisor tier is usable here (test_real_vm_boot covers it)")
@@ -260,7 +261,7 @@ def test_a_vm_that_cannot_boot_is_a_one_sentence_failure_and_leaves_no_worker(
 
 
 @pytest.mark.slow
-def test_real_vm_boot(hyperlight_aot: tuple[bytes, dict[str, str]], tmp_path: Path,
+def test_real_vm_boot(hyperlight_aot: Layer, tmp_path: Path,
                       probe_home: Path) -> None:
     status = probe.probe_hypervisor()
     if not status.usable:
@@ -302,7 +303,7 @@ def test_auto_passes_over_a_usable_tier_the_image_cannot_use() -> None:
 
 
 def test_vm_memory_makes_room_for_the_code() -> None:
-    from wasmforge.runtime.hypervisor import HEAP_OVERHEAD_MIB, vm_memory
+    from wasmforge.runtime.hyperlight_vm import HEAP_OVERHEAD_MIB, vm_memory
 
     heap, scratch = vm_memory(64 << 20)
     assert heap == 64 + HEAP_OVERHEAD_MIB and scratch >= min(heap, 67) + 1

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from executor_harness import run_executor_in_wasmtime
 from guest_fixtures import aot_wasmtime, jco, monkeypatch_session  # noqa: F401  (fixtures)
 
 from wasmforge.guest import hyperlight as guest
@@ -24,7 +25,6 @@ def test_build_hyperlight_adds_a_runnable_executor_and_its_aot_code(
     from wasmforge.errors import ToolchainMissing
     from wasmforge.image.reader import load_image
     from wasmforge.runtime.host_tools import dispatcher
-    from wasmforge.runtime.hypervisor import run_executor_in_wasmtime
     from wasmforge.templates import scaffold
     from wasmforge.toolchain.build import build_project
 

@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+from wasmforge.image.model import Layer
 from wasmforge.isolation import TIER_ORDER, TierName
 
 if TYPE_CHECKING:
@@ -79,12 +81,43 @@ class Invocation:
     grants: Grants
     limits: RunLimits
     stdio: Stdio = field(default_factory=Stdio)
-    # Precompiled code shipped in the image (data, annotations) or None; a backend uses it
-    # only when the annotations match its engine, else its own compiled-code cache.
-    precompiled: tuple[bytes, dict[str, str]] | None = None
+    # Precompiled code shipped in the image, or None; a backend uses it only when its
+    # annotations match its engine, else its own compiled-code cache.
+    precompiled: Layer | None = None
     # Host functions for `grants.tools`: name -> f(args_json) -> result json (raise to fail).
     tools: dict[str, Callable[[str], str]] = field(default_factory=dict)
     verbose: bool = False
+
+    def to_wire(self) -> bytes:
+        """JSON for the process tier's worker. Not on the wire: the component and its
+        precompiled code (the worker maps compiled code from the cache), the tools (the
+        worker asks the host), stdio (passed as descriptors) and the declared tool names."""
+        grants, limits = self.grants, self.limits
+        return json.dumps({
+            "name": self.name, "digest": self.digest, "args": list(grants.args),
+            "env": [list(pair) for pair in grants.env],
+            "preopens": [{"path": p.host, "guest": p.guest, "ro": p.read_only}
+                         for p in grants.preopens],
+            "network": list(grants.network), "clocks": grants.clocks,
+            "random": grants.random, "stdio": grants.stdio, "memory": limits.memory_bytes,
+            "timeout": limits.timeout_s, "fuel": limits.fuel, "verbose": self.verbose,
+        }).encode()
+
+    @classmethod
+    def from_wire(cls, data: bytes) -> Invocation:
+        """The worker's side of `to_wire` (the component left empty)."""
+        job = json.loads(data)
+        grants = Grants(
+            args=tuple(job["args"]), env=tuple((k, v) for k, v in job["env"]),
+            preopens=tuple(Preopen(host=p["path"], guest=p["guest"], read_only=p["ro"])
+                           for p in job["preopens"]),
+            network=tuple(job["network"]), clocks=job["clocks"], random=job["random"],
+            stdio=job["stdio"],
+        )
+        limits = RunLimits(memory_bytes=job["memory"], timeout_s=job["timeout"],
+                           fuel=job["fuel"])
+        return cls(name=job["name"], component=b"", digest=job["digest"], grants=grants,
+                   limits=limits, verbose=job["verbose"])
 
 
 FailureKind = Literal["exit", "trap", "timeout", "memory", "fuel", "denied", "internal"]

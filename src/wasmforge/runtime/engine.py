@@ -16,11 +16,15 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import wasmtime
 from wasmtime.component import Component
 
 from wasmforge.runtime.codecache import compiled_path, engine_fingerprint
+
+if TYPE_CHECKING:
+    from wasmforge.image.model import Layer
 
 # The precompiled layer's annotation (written by toolchain/precompile.py with codecache's
 # fingerprint).
@@ -76,7 +80,7 @@ def cache_path(digest: str, bundle: EngineBundle) -> Path:
 
 
 def load_component(bundle: EngineBundle, digest: str, component: bytes,
-                   precompiled: tuple[bytes, dict[str, str]] | None = None) -> Component:
+                   precompiled: Layer | None = None) -> Component:
     """The compiled component for `digest`, compiling only when no cache can serve it."""
     key = (digest, bundle.fuel)
     with _compiled_lock:
@@ -99,7 +103,7 @@ def forget_compiled() -> None:
 
 
 def cached_file(bundle: EngineBundle, digest: str, component: bytes,
-                precompiled: tuple[bytes, dict[str, str]] | None = None) -> Path:
+                precompiled: Layer | None = None) -> Path:
     """Make sure the compiled-code file exists (for workers that map it) and return it."""
     path = cache_path(digest, bundle)
     if not path.is_file():
@@ -108,12 +112,11 @@ def cached_file(bundle: EngineBundle, digest: str, component: bytes,
 
 
 def _from_disk(bundle: EngineBundle, digest: str, component: bytes,
-               precompiled: tuple[bytes, dict[str, str]] | None) -> Component:
+               precompiled: Layer | None) -> Component:
     path = cache_path(digest, bundle)
-    if precompiled is not None and not path.is_file():
-        data, annotations = precompiled
-        if annotations.get(ENGINE_ANNOTATION) == bundle.fingerprint:
-            _write_atomic(path, data)
+    if (precompiled is not None and not path.is_file()
+            and precompiled.annotations.get(ENGINE_ANNOTATION) == bundle.fingerprint):
+        _write_atomic(path, precompiled.data)
     if path.is_file():
         try:
             return Component.deserialize_file(bundle.engine, str(path))

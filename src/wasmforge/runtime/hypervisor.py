@@ -9,44 +9,41 @@ Per image (and mounts, memory cap, tools) a worker process holds one WasmSandbox
 `vm_memory` from the manifest's memory cap, its ro/rw mounts as the backend's /input and
 /output dirs, loaded with an empty request and snapshotted; every call restores that
 snapshot first, so each call starts clean. The call runs in the worker, so a timeout ends
-it by killing the worker (and its VM). The guest's stdout, stderr and exit status come back
-through files the executor writes in /output (see guest/executor).
+it by killing the worker (and its VM): see runtime/hyperlight_vm.py.
 
 Outbound HTTP: the manifest's network allow-list goes to the backend's `allow_domain`
 (hyperlight-sandbox denies every other host). Fuel is not offered by this tier.
 
 Host functions ("tools"): only names the manifest declares are registered; the backend's
-`hyperlight:sandbox/tools.dispatch` refuses any other name, as `runtime.tools.dispatcher`
+`hyperlight:sandbox/tools.dispatch` refuses any other name, as `runtime.host_tools.dispatcher`
 does in the other tiers. Implementations: see runtime/host_tools.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import multiprocessing
 import os
 import re
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from wasmforge.errors import RuntimeFailure
 from wasmforge.guest import hyperlight as guest
 from wasmforge.guest.executor import (
     BAD_REQUEST_EXIT,
-    EXIT_FILE,
-    STDERR_FILE,
-    STDOUT_FILE,
     request_json,
 )
 from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, LoadedImage
 from wasmforge.runtime.backend import Backend, FailureKind, Invocation, RunOutcome, TierStatus
-from wasmforge.runtime.host_tools import dispatcher
+from wasmforge.runtime.hyperlight_vm import (
+    GUEST_INPUT,
+    GUEST_OUTPUT,
+    HEAP_OVERHEAD_MIB,
+    VmWorker,
+    vm_memory,
+)
 
 WASMTIME_ANNOTATION = "org.wasmforge.hyperlight.wasmtime"
 
@@ -63,7 +60,7 @@ def with_hyperlight_code(image: LoadedImage, invocation: Invocation) -> Invocati
     if not image.signers:
         raise RuntimeFailure(UNSIGNED_CODE, fix="sign the image (`wasmforge sign`) and run it "
                              "with --trust, or pick another tier with --isolation")
-    return replace(invocation, precompiled=(layer.data, dict(layer.annotations)))
+    return replace(invocation, precompiled=layer)
 
 
 UNSIGNED_CODE = ("the image's Hyperlight code is native code, which runs only from a signed "
@@ -85,78 +82,6 @@ def unfit(image: LoadedImage, invocation: Invocation) -> str:
     return mount_refusal(invocation)
 
 
-# ---- the executor under in-process wasmtime (tests, and images on hosts without VMs) ----
-
-@dataclass(frozen=True)
-class ExecutionResult:
-    stdout: str
-    stderr: str
-    exit_code: int
-
-
-def run_executor_in_wasmtime(component: bytes, request: str,
-                             dispatch: Callable[[str, str], tuple[bool, str]],
-                             output_dir: Path) -> ExecutionResult:
-    """Call `hyperlight:sandbox/executor.run(request)` of a composed executor under
-    wasmtime-py, with WASI from wasmtime (`output_dir` preopened at /output, as the backend
-    does) and tools.dispatch from `dispatch`. The guest's stdout/stderr are collected."""
-    import wasmtime
-    from wasmtime.component import Component, Linker, Variant
-
-    engine = wasmtime.Engine()
-    linker = Linker(engine)
-    linker.add_wasip2()
-
-    def host_dispatch(_store: Any, name: str, args_json: str) -> Any:
-        ok, text = dispatch(name, args_json)
-        return Variant("ok", text) if ok else Variant("err", text)
-
-    with linker.root() as root, root.add_instance("hyperlight:sandbox/tools") as tools:
-        tools.add_func("dispatch", host_dispatch)
-    store = wasmtime.Store(engine)
-    wasi = wasmtime.WasiConfig()
-    wasi.preopen_dir(str(output_dir), GUEST_OUTPUT)
-    store.set_wasi(wasi)
-    instance = linker.instantiate(store, Component(engine, component))
-    index = instance.get_export_index(store, "hyperlight:sandbox/executor")
-    run = instance.get_func(store, instance.get_export_index(store, "run", index))
-    assert run is not None
-    try:
-        result = run(store, request)
-        code, out, err = getattr(result, "exit-code"), result.stdout, result.stderr
-    except wasmtime.WasmtimeError:
-        status = take_exit_status(output_dir)
-        if status is None:
-            raise
-        code, out, err = status, "", ""  # the guest called exit(), which traps by design
-    captured_out, captured_err = take_captured(output_dir)
-    return ExecutionResult(captured_out + out, captured_err + err, code)
-
-
-def take_exit_status(output_dir: Path) -> int | None:
-    """The status the guest passed to exit() (recorded by the executor), or None."""
-    path = output_dir / EXIT_FILE
-    try:
-        text = path.read_text().strip()
-        path.unlink()
-    except (FileNotFoundError, UnicodeDecodeError):
-        return None
-    return int(text) if text.isdigit() else None
-
-
-def take_captured(output_dir: Path) -> tuple[str, str]:
-    """The guest's stdout and stderr as the executor left them in the output dir (removed)."""
-    texts = []
-    for name in (STDOUT_FILE, STDERR_FILE):
-        path = output_dir / name
-        try:
-            texts.append(path.read_bytes().decode("utf-8", "replace"))
-            path.unlink()
-        except FileNotFoundError:
-            texts.append("")
-    return texts[0], texts[1]
-
-
 # ---- the backend ------------------------------------------------------------------------
 
 def _probe() -> TierStatus:
@@ -170,7 +95,7 @@ class HypervisorBackend(Backend):
     name = "hypervisor"
 
     def __init__(self) -> None:
-        self._workers: dict[str, _Worker] = {}
+        self._workers: dict[str, VmWorker] = {}
         self._lock = threading.Lock()
 
     def available(self) -> TierStatus:
@@ -202,13 +127,13 @@ class HypervisorBackend(Backend):
         with self._lock:
             worker = self._workers.get(key)
             if worker is None or not worker.alive():
-                worker = _Worker(invocation, aot)
+                worker = VmWorker(invocation, aot)
                 self._workers[key] = worker
         request = request_json([invocation.name, *invocation.grants.args],
                                invocation.grants.env)
         reply = worker.call(request, invocation.limits.timeout_s)
         elapsed = time.perf_counter() - started
-        if reply is None or reply.get("fatal"):
+        if reply is None or reply.fatal:
             with self._lock:
                 self._workers.pop(key, None)
             worker.close()
@@ -216,31 +141,26 @@ class HypervisorBackend(Backend):
             return RunOutcome(1, "timeout", f"the guest ran past its wall-time cap of "
                               f"{invocation.limits.timeout_s:g} s and its VM was stopped",
                               elapsed_s=elapsed)
-        _write(invocation.stdio.stdout, reply.get("stdout", ""))
-        _write(invocation.stdio.stderr, reply.get("stderr", ""))
-        if "error" in reply:
-            kind, message = vm_failure(reply["error"], invocation.limits.memory_bytes)
+        _write(invocation.stdio.stdout, reply.stdout)
+        _write(invocation.stdio.stderr, reply.stderr)
+        if reply.error or reply.exit_code is None:
+            kind, message = vm_failure(reply.error, invocation.limits.memory_bytes)
             return RunOutcome(1, kind, message, elapsed_s=elapsed)
-        code = int(reply["exit_code"])
+        code = reply.exit_code
         if code == BAD_REQUEST_EXIT:
             return RunOutcome(code, "internal", f"the executor refused the request: "
-                              f"{reply['stderr'].strip()}", elapsed_s=elapsed)
+                              f"{reply.stderr.strip()}", elapsed_s=elapsed)
         return RunOutcome(code, None if code == 0 else "exit",
                           "" if code == 0 else f"the guest exited with status {code}",
                           elapsed_s=elapsed)
 
     @staticmethod
     def _aot(invocation: Invocation) -> bytes:
-        if invocation.precompiled is None or WASMTIME_ANNOTATION not in invocation.precompiled[1]:
+        code = invocation.precompiled
+        if code is None or WASMTIME_ANNOTATION not in code.annotations:
             raise RuntimeFailure("the image carries no Hyperlight code",
                                  fix="build it with `wasmforge build --hyperlight` and sign it")
-        data, annotations = invocation.precompiled
-        return check_version(data, annotations)
-
-
-# hyperlight-sandbox's capability filesystem: one read-only dir at /input, one writable
-# dir at /output (emptied at the start of every run).
-GUEST_INPUT, GUEST_OUTPUT = "/input", "/output"
+        return check_version(code.data, code.annotations)
 
 
 def mount_refusal(invocation: Invocation) -> str:
@@ -299,27 +219,6 @@ def check_version(data: bytes, annotations: Mapping[str, str]) -> bytes:
     return data
 
 
-# The guest's wasmtime, the loaded code and the wasm linear memory share the VM's heap.
-HEAP_OVERHEAD_MIB = 16
-
-
-def vm_memory(memory_bytes: int, code_bytes: int = 0) -> tuple[int, int]:
-    """(heap, stack) MiB for a WasmSandbox whose guest may use `memory_bytes` and whose AOT
-    code is `code_bytes` long.
-
-    In hyperlight-sandbox-backend-wasm 0.8.0 `stack_size` sizes the VM's scratch region,
-    which holds the pages the guest writes, among them the loaded code's: a module it
-    cannot hold fails to load with "Out of physical memory". Measured in a nested KVM
-    (tests/support/nested_kvm.py) with an 80 MiB heap: a componentize-py hello (39 MiB of code)
-    loads with 76 MiB and not 70, a componentize-js one (46 MiB) with 70; a C hello with
-    68. The backend refuses a value below min(heap + 64 KiB, about 66.8 MiB) and defaults
-    to 35 MiB. So: the heap, the code and HEAP_OVERHEAD_MIB of headroom.
-    """
-    heap = max(1, -(-memory_bytes // (1 << 20))) + HEAP_OVERHEAD_MIB
-    code = -(-code_bytes // (1 << 20))
-    return heap, max(35, min(heap, 67) + 1, heap + code + HEAP_OVERHEAD_MIB)
-
-
 def _sandbox_key(invocation: Invocation) -> str:
     """What a sandbox is created with: calls that differ here need their own VM."""
     grants = invocation.grants
@@ -335,120 +234,4 @@ def _write(fd: int, text: str) -> None:
     while data:
         data = data[os.write(fd, data):]
 
-
-_LOAD_GRACE_S = 30.0
-
-
-class _Worker:
-    """A child process holding one loaded, snapshotted sandbox."""
-
-    def __init__(self, invocation: Invocation, aot: bytes) -> None:
-        self.lock = threading.Lock()  # one call at a time per VM
-        self.loaded = False
-        context = multiprocessing.get_context("fork")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, invocation, aot), daemon=True)
-        self.process.start()
-        child.close()
-
-    def alive(self) -> bool:
-        return self.process.is_alive()
-
-    def call(self, request: str, timeout_s: float) -> dict[str, Any] | None:
-        """The reply, or None when the guest ran past `timeout_s` (the VM is then killed).
-
-        The first call first waits (up to _LOAD_GRACE_S) for the VM to be created and
-        loaded: the wall-time cap counts the guest's call only."""
-        with self.lock:
-            try:
-                if not self.loaded:
-                    if not self.conn.poll(_LOAD_GRACE_S):
-                        return {"error": f"the VM was not loaded after {_LOAD_GRACE_S:g} s",
-                                "fatal": True}
-                    ready: dict[str, Any] = self.conn.recv()
-                    if "error" in ready:
-                        return ready
-                    self.loaded = True
-                self.conn.send(request)
-                if not self.conn.poll(timeout_s):
-                    return None
-                reply: dict[str, Any] = self.conn.recv()
-            except (EOFError, OSError):
-                return {"error": "the VM worker exited", "fatal": True}
-            return reply
-
-    def close(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(5)
-
-
-def _serve(conn: Any, invocation: Invocation, aot: bytes) -> None:
-    """Create and load the VM, say so, then serve calls: each from the snapshot.
-
-    A failed call (a trap, memory exhausted) is replied and the VM kept, since the next
-    call restores it; failing to create, load or restore the VM ends the worker."""
-    try:
-        from hyperlight_sandbox_backend_wasm import WasmSandbox
-
-        with tempfile.TemporaryDirectory(prefix="wasmforge-hl-") as tmp:
-            module = Path(tmp) / "executor.aot"
-            module.write_bytes(aot)
-            heap_mib, stack_mib = vm_memory(invocation.limits.memory_bytes, len(aot))
-            kwargs: dict[str, Any] = {"heap_size": f"{heap_mib}Mi",
-                                      "stack_size": f"{stack_mib}Mi"}
-            # /output always exists: the executor writes the guest's stdout/stderr there.
-            output = Path(tmp) / "output"
-            output.mkdir()
-            for preopen in invocation.grants.preopens:
-                if preopen.read_only:
-                    kwargs["input_dir"] = preopen.host
-                else:
-                    output = Path(preopen.host)
-            kwargs["output_dir"] = str(output)
-            sandbox = WasmSandbox(str(module), **kwargs)
-            dispatch = dispatcher(invocation.grants.tools, invocation.tools)
-            for name in invocation.grants.tools:
-                sandbox.register_tool(name, _tool_callback(name, dispatch))
-            for target in invocation.grants.network:  # the backend denies all others
-                sandbox.allow_domain(target)
-            sandbox.run("")  # create the VM and load the guest
-            snapshot = sandbox.snapshot()
-            conn.send({"loaded": True})
-            while True:
-                request = conn.recv()
-                sandbox.restore(snapshot)
-                conn.send(_call(sandbox, request, output))
-    except EOFError:
-        return
-    except Exception as err:  # reported to the parent as the VM's failure
-        with contextlib.suppress(OSError):
-            conn.send({"error": str(err), "fatal": True})
-
-
-def _call(sandbox: Any, request: str, output: Path) -> dict[str, Any]:
-    try:
-        result = sandbox.run(request)
-        code, out, err = result.exit_code, result.stdout, result.stderr
-    except RuntimeError as failed:
-        status = take_exit_status(output)
-        captured_out, captured_err = take_captured(output)
-        if status is None:
-            return {"error": str(failed), "stdout": captured_out, "stderr": captured_err}
-        return {"stdout": captured_out, "stderr": captured_err, "exit_code": status}
-    captured_out, captured_err = take_captured(output)
-    return {"stdout": captured_out + out, "stderr": captured_err + err, "exit_code": code}
-
-
-def _tool_callback(name: str, dispatch: Callable[[str, str], tuple[bool, str]]
-                   ) -> Callable[..., Any]:
-    def call(**kwargs: Any) -> Any:
-        ok, text = dispatch(name, json.dumps(kwargs))
-        if not ok:
-            raise RuntimeError(text)
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return call
 

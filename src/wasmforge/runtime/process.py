@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -376,19 +376,12 @@ class ProcessBackend(Backend):
                         invocation.precompiled)
         grants = invocation.grants
         shape = self._shape(invocation)
+        # Inside the sandbox: mounts at their bind points, the allow-list at its forwarders.
         pairs = zip(shape.binds, grants.preopens, strict=True)
-        preopens = [{"path": inside, "guest": preopen.guest, "ro": preopen.read_only}
-                    for (_, inside, _), preopen in pairs]
-        endpoints = shape.network
-        job = {
-            "name": invocation.name, "digest": invocation.digest, "args": list(grants.args),
-            "env": [list(pair) for pair in grants.env], "preopens": preopens,
-            "network": [f"tcp://{e.host}:{e.port}" for e in endpoints],
-            "clocks": grants.clocks, "random": grants.random, "stdio": grants.stdio,
-            "memory": invocation.limits.memory_bytes, "timeout": invocation.limits.timeout_s,
-            "fuel": invocation.limits.fuel, "verbose": invocation.verbose,
-        }
-        return shape, json.dumps(job).encode()
+        inside = replace(grants, preopens=tuple(replace(preopen, host=path)
+                                                for (_, path, _), preopen in pairs),
+                         network=tuple(f"tcp://{e.host}:{e.port}" for e in shape.network))
+        return shape, replace(invocation, grants=inside).to_wire()
 
     def _take(self, shape: SandboxShape) -> Worker:
         with self._lock:

@@ -100,11 +100,8 @@ def invocation_for(image: LoadedImage, request: RunRequest, notice: Notice) -> I
                                  timeout_s=request.timeout_s, memory=request.memory,
                                  fuel=request.fuel)
     grants, limits = policy.resolve(caps, flags)
-    precompiled = None
-    layer = image.layer(PRECOMPILED_MEDIA_TYPE)
     # Precompiled code is native code: only a signature makes it safe to map and run.
-    if layer is not None and image.signers:
-        precompiled = (layer.data, dict(layer.annotations))
+    precompiled = image.layer(PRECOMPILED_MEDIA_TYPE) if image.signers else None
     tools = {}
     if request.tools:
         from wasmforge.runtime.host_tools import load_tools

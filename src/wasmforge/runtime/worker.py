@@ -20,9 +20,8 @@ import resource
 import socket
 import sys
 from dataclasses import asdict
-from typing import Any
 
-from wasmforge.runtime.backend import Grants, Invocation, Preopen, RunLimits, RunOutcome
+from wasmforge.runtime.backend import Invocation, RunOutcome
 from wasmforge.runtime.host_tools import Dispatch
 
 MAX_MESSAGE = 1 << 20
@@ -88,19 +87,6 @@ def _drop_capabilities() -> None:
         raise OSError(ctypes.get_errno(), "capset failed")
 
 
-def invocation_from(job: dict[str, Any]) -> Invocation:
-    grants = Grants(
-        args=tuple(job["args"]), env=tuple((k, v) for k, v in job["env"]),
-        preopens=tuple(Preopen(host=p["path"], guest=p["guest"], read_only=p["ro"])
-                       for p in job["preopens"]),
-        network=tuple(job["network"]), clocks=job["clocks"], random=job["random"],
-        stdio=job["stdio"],
-    )
-    limits = RunLimits(memory_bytes=job["memory"], timeout_s=job["timeout"], fuel=job["fuel"])
-    return Invocation(name=job["name"], component=b"", digest=job["digest"], grants=grants,
-                      limits=limits, verbose=job["verbose"])
-
-
 def serve(channel: socket.socket) -> None:
     from wasmforge.runtime.instance import execute
 
@@ -122,7 +108,7 @@ def serve(channel: socket.socket) -> None:
             os.close(fd)
         try:
             # the sandbox's network namespace reaches only the allow-list (network.py)
-            outcome = execute(invocation_from(json.loads(message)), network_confined=True,
+            outcome = execute(Invocation.from_wire(message), network_confined=True,
                               dispatch=remote)
         except Exception as err:  # report, never die silently with the host waiting
             outcome = RunOutcome(1, "internal", f"the worker failed: {err}")
