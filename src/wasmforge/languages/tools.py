@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from wasmforge import paths
-from wasmforge.errors import BuildFailed, ToolchainMissing
+from wasmforge.commands import DEFAULT_TIMEOUT_S, run_command
+from wasmforge.errors import ToolchainMissing
 
 
 @dataclass(frozen=True)
@@ -125,22 +124,7 @@ def python_with(target: Path) -> dict[str, str]:
 
 
 def run_tool(argv: Sequence[str | Path], *, what: str, cwd: Path | None = None,
-             env: Mapping[str, str] | None = None, timeout: float = 900) -> str:
+             env: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> str:
     """Run a compiler; on failure raise BuildFailed carrying its own message."""
-    try:
-        proc = subprocess.run([str(a) for a in argv], cwd=cwd, env=dict(env) if env else None,
-                              capture_output=True, text=True, timeout=timeout)
-    except FileNotFoundError as err:
-        raise ToolchainMissing(f"{what}: {err.filename} not found",
-                               fix="run `wasmforge doctor` to see what is missing") from None
-    except subprocess.TimeoutExpired:
-        raise BuildFailed(f"{what} took longer than {timeout:.0f} s and was stopped") from None
-    if proc.returncode != 0:
-        message = (proc.stderr.strip() or proc.stdout.strip() or "(no output)")
-        raise BuildFailed(f"{what} failed (exit {proc.returncode}):\n{message}\n",
-                          fix="fix the error above and build again")
-    return proc.stdout
-
-
-def python_executable() -> str:
-    return sys.executable
+    return run_command(argv, what=what, cwd=cwd, env=env, timeout=timeout,
+                       fix="fix the error above and build again")

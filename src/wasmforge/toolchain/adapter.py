@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from wasmforge.commands import wasm_tools
 from wasmforge.errors import ToolchainMissing
 from wasmforge.languages.pins import ADAPTER_SHA256, COMMAND_ADAPTER, JCO
 from wasmforge.languages.tools import npm_package_dir, run_tool
-from wasmforge.toolchain.validate import wasm_tools
 
 # Whichever language needs the adapter installs it: say so without naming one.
 _INSTALL = ("run `wasmforge toolchain install LANG` for the project's language (it installs "

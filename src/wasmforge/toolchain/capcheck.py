@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wasmforge.commands import run_command, wasm_tools
 from wasmforge.errors import BuildFailed, CapabilityError
 from wasmforge.guest.deny.stub import DeniedFunction, generate, world_imports
 from wasmforge.guest.interfaces import CapabilityKey, capability_for, is_granted
 from wasmforge.project import Capabilities
-from wasmforge.toolchain.validate import wasm_tools
 
 DENY_HINT = "or set [build] deny_ungranted = true to compile it out"
 
@@ -173,8 +172,5 @@ def _refusal(violations: Sequence[Import], where: str) -> CapabilityError:
 
 
 def _wasm_tools(args: list[str], *, what: str) -> str:
-    proc = subprocess.run([wasm_tools(), *args], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildFailed(f"{what} failed: {proc.stderr.strip() or 'no output'}",
-                          fix="report this with the project attached")
-    return proc.stdout
+    return run_command([wasm_tools(), *args], what=what,
+                       fix="report this with the project attached")

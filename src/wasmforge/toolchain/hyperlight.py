@@ -25,12 +25,12 @@ import hashlib
 import importlib.util
 import os
 import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wasmforge.commands import DEFAULT_TIMEOUT_S, run_command
 from wasmforge.errors import BuildFailed, ToolchainMissing
 from wasmforge.guest import executor as executor_src
 from wasmforge.guest import hyperlight as guest
@@ -262,10 +262,5 @@ def install_aot_tool(wasmtime: str | None = None, *, jobs: int = 2) -> Path:
     return target
 
 
-def _run(argv: list[str], what: str, timeout: float = 900) -> None:
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise BuildFailed(f"{what} took longer than {timeout:.0f} s and was stopped") from None
-    if proc.returncode != 0:
-        raise BuildFailed(f"{what} failed: {(proc.stderr or proc.stdout).strip()[-2000:]}")
+def _run(argv: list[str], what: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    run_command(argv, what=what, timeout=timeout)

