@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from wasmforge.runtime import seccomp
-from wasmforge.runtime.process import BWRAP, ProcessBackend, SandboxShape, _bwrap_args
+from wasmforge.runtime.process import ProcessBackend
+from wasmforge.runtime.sandbox import BWRAP, SandboxShape, bwrap_args
 
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 
@@ -34,7 +35,7 @@ def _in_sandbox(code: str, shape: SandboxShape | None = None,
     read_end, write_end = os.pipe()
     os.write(write_end, seccomp.sandbox_filter())
     os.close(write_end)
-    args = _bwrap_args(shape or SandboxShape(binds=(), memory_bytes=64 << 20))
+    args = bwrap_args(shape or SandboxShape(binds=(), memory_bytes=64 << 20))
     try:
         return subprocess.run([BWRAP, *args, "--seccomp", str(read_end), sys.executable, "-I",
                                "-c", code], pass_fds=(read_end,), capture_output=True,
@@ -101,7 +102,7 @@ def test_worker_is_killed_when_its_host_dies(home: Path, guest: bytes, tmp_path:
     script = tmp_path / "host.py"
     script.write_text(
         "import os, sys\n"
-        "from wasmforge.runtime.process import Worker, SandboxShape\n"
+        "from wasmforge.runtime.sandbox import Worker, SandboxShape\n"
         "w = Worker(SandboxShape(binds=(), memory_bytes=64 << 20))\n"
         "print(w.proc.pid, flush=True)\n"
         "os._exit(0)\n")

@@ -1,7 +1,7 @@
 """The `process` tier's worker: runs inside bubblewrap, takes jobs over a socket.
 
 Started as `python -m wasmforge.runtime.worker FD DATA_LIMIT [CONNECTOR_FD ENDPOINTS]` by
-runtime/process.py. It imports
+runtime/sandbox.py. It imports
 wasmtime once, lowers its rlimits, installs the second seccomp stage, says "ready", then
 serves jobs: a JSON message on FD carrying the guest's stdin/stdout/stderr as SCM_RIGHTS
 descriptors; it replies with the RunOutcome as JSON. A guest's tool call is a message to the
