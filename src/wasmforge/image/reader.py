@@ -192,6 +192,25 @@ def _descriptor(desc: Any, blobs: dict[str, bytes], where: str, what: str,
 
 def parse_layout(files: dict[str, bytes], where: str) -> ParsedImage:
     """Check the index, manifests and descriptors of a layout read by read_archive."""
+    blobs = _blobs(files, where)
+    index = _index(files, where)
+    layout = OciLayout(manifests=[], blobs=blobs)
+    image, artifacts = _manifests(index, layout, where)
+    digest, manifest = image
+    for ref in artifacts:
+        if ref not in (sig_tag(digest), att_tag(digest)):
+            raise _fail(where, f"holds the artifact '{ref}', which belongs to another image")
+    config = _config(blobs, manifest, where)
+    # drop blobs no manifest reaches, so a rewrite never carries smuggled data along
+    reachable = layout.reachable()
+    layout.blobs = {d: b for d, b in blobs.items() if d in reachable}
+    return ParsedImage(where=where, layout=layout, digest=digest, manifest=manifest,
+                       config=config, signatures=artifacts.get(sig_tag(digest)),
+                       attestations=artifacts.get(att_tag(digest)))
+
+
+def _blobs(files: dict[str, bytes], where: str) -> dict[str, bytes]:
+    """The layout's blobs by digest, each checked against its name."""
     blobs: dict[str, bytes] = {}
     for name, content in files.items():
         match = _BLOB_NAME.match(name)
@@ -202,6 +221,11 @@ def parse_layout(files: dict[str, bytes], where: str) -> ParsedImage:
                                    "its name", "the image was tampered with or damaged; "
                                    "refuse it")
             blobs[digest] = content
+    return blobs
+
+
+def _index(files: dict[str, bytes], where: str) -> dict[str, Any]:
+    """The layout's index.json, once oci-layout says this is an OCI image layout."""
     if OCI_LAYOUT_FILE not in files or "index.json" not in files:
         raise _fail(where, "is not an OCI image layout (oci-layout or index.json is missing)")
     marker = _json(files[OCI_LAYOUT_FILE], where, "oci-layout file")
@@ -211,8 +235,14 @@ def parse_layout(files: dict[str, bytes], where: str) -> ParsedImage:
     if not isinstance(index, dict) or index.get("schemaVersion") != 2 \
             or not isinstance(index.get("manifests"), list):
         raise _fail(where, "its index.json is not an OCI image index")
+    return index
 
-    layout = OciLayout(manifests=[], blobs=blobs)
+
+def _manifests(index: dict[str, Any], layout: OciLayout, where: str
+               ) -> tuple[tuple[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The one wasm image manifest (digest, manifest) and the cosign artifacts by tag,
+    each manifest's descriptors checked; every index entry joins `layout.manifests`."""
+    blobs = layout.blobs
     image: tuple[str, dict[str, Any]] | None = None
     artifacts: dict[str, dict[str, Any]] = {}
     for position, entry in enumerate(index["manifests"]):
@@ -248,10 +278,11 @@ def parse_layout(files: dict[str, bytes], where: str) -> ParsedImage:
     if image is None:
         raise _fail(where, "holds no wasm image manifest (config "
                            f"{WASM_CONFIG_MEDIA_TYPE})")
-    digest, manifest = image
-    for ref in artifacts:
-        if ref not in (sig_tag(digest), att_tag(digest)):
-            raise _fail(where, f"holds the artifact '{ref}', which belongs to another image")
+    return image, artifacts
+
+
+def _config(blobs: dict[str, bytes], manifest: dict[str, Any], where: str) -> dict[str, Any]:
+    """The image's config, and its manifest's annotations, checked for shape."""
     config = _json(blobs[manifest["config"]["digest"]], where, "config")
     if not isinstance(config, dict):
         raise _fail(where, "its config is not a JSON object")
@@ -265,12 +296,7 @@ def parse_layout(files: dict[str, bytes], where: str) -> ParsedImage:
     if not isinstance(annotations, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
         raise _fail(where, "its manifest annotations are not strings")
-    # drop blobs no manifest reaches, so a rewrite never carries smuggled data along
-    reachable = layout.reachable()
-    layout.blobs = {d: b for d, b in blobs.items() if d in reachable}
-    return ParsedImage(where=where, layout=layout, digest=digest, manifest=manifest,
-                       config=config, signatures=artifacts.get(sig_tag(digest)),
-                       attestations=artifacts.get(att_tag(digest)))
+    return config
 
 
 def parse_image_bytes(data: bytes, where: str = "image") -> ParsedImage:
