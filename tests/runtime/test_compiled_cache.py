@@ -23,10 +23,9 @@ def _run(image: Path, **options: object) -> int:
                                 **options), lambda _m: None)  # type: ignore[arg-type]
 
 
-def test_fingerprints_of_build_and_runtime_agree() -> None:
-    for fuel in (False, True):
-        assert precompile.engine_fingerprint(fuel) == engine.engine_fingerprint(fuel)
-    assert precompile.ENGINE_ANNOTATION == engine.ENGINE_ANNOTATION
+def test_build_and_runtime_compile_with_one_engine_definition() -> None:
+    layer = precompile.precompile_layer(b"(component)")
+    assert layer.annotations[engine.ENGINE_ANNOTATION] == engine.get_engine(False).fingerprint
 
 
 def test_first_run_fills_the_cache_and_later_runs_map_it(make_image: MakeImage, guest: bytes,

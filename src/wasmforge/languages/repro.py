@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import IO
 
 from wasmforge.languages.pins import ZIG
-from wasmforge.languages.tools import home, pip_target, python_with
+from wasmforge.languages.tools import pip_target, python_with
+from wasmforge.paths import home
 
 SHIM = "repro_shim.c"
 STABLE_ROOT = Path("/tmp")

@@ -22,12 +22,12 @@ from wasmforge.languages.pins import JCO, adapter_versions
 from wasmforge.languages.tools import (
     Requirement,
     files_by_suffix,
-    home,
     install_remedy,
     require_npm,
     run_tool,
     toolchains_dir,
 )
+from wasmforge.paths import home
 from wasmforge.project import Project
 
 DEBIAN_RUSTC = Requirement("apt", "rustc", "1.63")

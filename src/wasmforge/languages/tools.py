@@ -61,15 +61,11 @@ def files_by_suffix(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
                          skip_hidden=False)
 
 
-def home() -> Path:
-    return paths.home()
-
-
 def toolchains_dir() -> Path:
     """$WASMFORGE_TOOLCHAINS, else $WASMFORGE_HOME/toolchains (kept apart so that tests
     can isolate keys and caches while sharing installed toolchains)."""
     explicit = os.environ.get("WASMFORGE_TOOLCHAINS")
-    return Path(explicit) if explicit else home() / "toolchains"
+    return Path(explicit) if explicit else paths.home() / "toolchains"
 
 
 def pip_target(req: Requirement) -> Path:

@@ -12,8 +12,16 @@ import hashlib
 import importlib.util
 import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wasmforge.paths import runtime_cache
+
+if TYPE_CHECKING:
+    import wasmtime
+
+# On a precompiled layer: the fingerprint of the engine that compiled it (written by
+# toolchain/precompile.py, compared by runtime/engine.py).
+ENGINE_ANNOTATION = "dev.wasmforge.engine"
 
 
 @functools.cache
@@ -35,6 +43,18 @@ def wasmtime_folder() -> Path:
     if spec is None or not spec.origin:
         raise ImportError("wasmtime is not installed (pip install wasmtime)")
     return Path(spec.origin).resolve().parent.parent
+
+
+def engine_config(fuel: bool) -> wasmtime.Config:
+    """The settings of every engine wasmforge compiles with, at build (precompile) and at
+    run: `engine_fingerprint` names each one it changes."""
+    import wasmtime
+
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    config.consume_fuel = fuel
+    config.memory_init_cow = True
+    return config
 
 
 def engine_fingerprint(fuel: bool) -> str:

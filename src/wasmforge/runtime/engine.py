@@ -21,14 +21,16 @@ from typing import TYPE_CHECKING
 import wasmtime
 from wasmtime.component import Component
 
-from wasmforge.runtime.codecache import compiled_path, engine_fingerprint
+from wasmforge.runtime.codecache import (
+    ENGINE_ANNOTATION,
+    compiled_path,
+    engine_config,
+    engine_fingerprint,
+)
 
 if TYPE_CHECKING:
     from wasmforge.image.model import Layer
 
-# The precompiled layer's annotation (written by toolchain/precompile.py with codecache's
-# fingerprint).
-ENGINE_ANNOTATION = "dev.wasmforge.engine"
 EPOCH_TICK_S = 0.005
 _MEMORY_CACHE_SIZE = 32
 
@@ -51,11 +53,8 @@ def get_engine(fuel: bool = False) -> EngineBundle:
     with _engines_lock:
         bundle = _engines.get(fuel)
         if bundle is None:
-            config = wasmtime.Config()
-            config.epoch_interruption = True
-            config.consume_fuel = fuel
-            config.memory_init_cow = True
-            bundle = EngineBundle(wasmtime.Engine(config), engine_fingerprint(fuel), fuel)
+            bundle = EngineBundle(wasmtime.Engine(engine_config(fuel)), engine_fingerprint(fuel),
+                                  fuel)
             _engines[fuel] = bundle
         if fuel not in _ticker_started:
             _ticker_started.add(fuel)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from wasmforge.languages.tools import home
+from wasmforge.paths import home
 
 COMPONENT = "component.wasm"
 IMAGE = "image.oci.tar"
