@@ -13,12 +13,15 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from wasmforge.errors import ImageError
+
+_Key = TypeVar("_Key", ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)
 
 PASSPHRASE_ENV = "WASMFORGE_KEY_PASSPHRASE"
 
@@ -92,11 +95,7 @@ def is_encrypted(path: Path) -> bool:
 
 def load_private_key(path: Path, passphrase: str | None = None) -> ec.EllipticCurvePrivateKey:
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ImageError(f"cannot read signing key {path} ({err.strerror})",
-                         fix="create one with `wasmforge keygen --out PREFIX`") from None
+    data = _read(path, "signing key", "create one with `wasmforge keygen --out PREFIX`")
     if passphrase is None:
         passphrase = os.environ.get(PASSPHRASE_ENV)
     try:
@@ -108,10 +107,8 @@ def load_private_key(path: Path, passphrase: str | None = None) -> ec.EllipticCu
     except (ValueError, UnsupportedAlgorithm):
         raise ImageError(f"{path} is not a PEM private key or the passphrase is wrong",
                          fix="pass the PREFIX.key written by `wasmforge keygen`") from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise ImageError(f"signing key {path} is not an ECDSA P-256 key",
-                         fix="create one with `wasmforge keygen --out PREFIX`")
-    return key
+    return _p256(key, ec.EllipticCurvePrivateKey, f"signing key {path}",
+                 "create one with `wasmforge keygen --out PREFIX`")
 
 
 def parse_public_key(data: bytes, where: str) -> ec.EllipticCurvePublicKey:
@@ -120,19 +117,27 @@ def parse_public_key(data: bytes, where: str) -> ec.EllipticCurvePublicKey:
     except (ValueError, UnsupportedAlgorithm):
         raise ImageError(f"{where} is not a PEM public key",
                          fix="pass the PREFIX.pub written by `wasmforge keygen`") from None
-    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-        raise ImageError(f"public key {where} is not an ECDSA P-256 key",
-                         fix="pass the PREFIX.pub written by `wasmforge keygen`")
+    return _p256(key, ec.EllipticCurvePublicKey, f"public key {where}",
+                 "pass the PREFIX.pub written by `wasmforge keygen`")
+
+
+def _read(path: Path, what: str, fix: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise ImageError(f"cannot read {what} {path} ({err.strerror})", fix=fix) from None
+
+
+def _p256(key: object, kind: type[_Key], what: str, fix: str) -> _Key:
+    """`key` when it is a `kind` on curve P-256, the only kind wasmforge signs with."""
+    if not isinstance(key, kind) or key.curve.name != "secp256r1":
+        raise ImageError(f"{what} is not an ECDSA P-256 key", fix=fix)
     return key
 
 
 def load_public_key(path: Path) -> ec.EllipticCurvePublicKey:
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ImageError(f"cannot read public key {path} ({err.strerror})",
-                         fix="pass the PREFIX.pub written by `wasmforge keygen`") from None
+    data = _read(path, "public key", "pass the PREFIX.pub written by `wasmforge keygen`")
     if b"PRIVATE KEY" in data:
         raise ImageError(f"{path} is a private key", fix="pass the public key, PREFIX.pub")
     return parse_public_key(data, str(path))

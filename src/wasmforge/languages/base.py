@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from wasmforge.errors import ToolchainMissing
+from wasmforge.errors import BuildFailed, ToolchainMissing
 from wasmforge.languages.tools import Requirement, install_remedy, require_npm, require_pip
 from wasmforge.project import Project
 
@@ -53,6 +53,14 @@ class LanguageDriver:
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
         """Compile. Raises ToolchainMissing or BuildFailed (with the compiler's message)."""
         raise NotImplementedError
+
+    def entry(self, project: Project, role: str) -> Path:
+        """The project's `entry_file`, or BuildFailed saying to create it as `role`."""
+        entry = project.root / self.entry_file
+        if not entry.is_file():
+            raise BuildFailed(f"{self.entry_file} is missing", where=str(project.root),
+                              fix=f"create {self.entry_file}: {role}")
+        return entry
 
     def status(self) -> ToolStatus:
         """Is the toolchain usable here? Fast (cached versions), never installs. By default:

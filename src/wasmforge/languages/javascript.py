@@ -76,10 +76,7 @@ class JavaScriptDriver(LanguageDriver):
         node = require_binary("node", self.name, _NODE_FIX)
         componentize_js = require_npm(COMPONENTIZE_JS, self.name)
         esbuild = require_npm(ESBUILD, self.name)
-        entry = project.root / ENTRY
-        if not entry.is_file():
-            raise BuildFailed(f"{ENTRY} is missing", where=str(project.root),
-                              fix=f"create {ENTRY}: the ES module the component runs")
+        self.entry(project, "the ES module the component runs")
         work = ctx.work_dir
         work.mkdir(parents=True, exist_ok=True)
         version = wit.command_world(work / "wit", self.name)

@@ -94,10 +94,7 @@ class PythonDriver(LanguageDriver):
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
         target = require_pip(COMPONENTIZE_PY, self.name)
-        entry = project.root / ENTRY
-        if not entry.is_file():
-            raise BuildFailed(f"{ENTRY} is missing", where=str(project.root),
-                              fix=f"create {ENTRY}: the script the component runs")
+        entry = self.entry(project, "the script the component runs")
         work = ctx.work_dir
         work.mkdir(parents=True, exist_ok=True)
         wit.command_world(work / "wit", self.name)

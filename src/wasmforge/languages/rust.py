@@ -30,11 +30,11 @@ from wasmforge.languages.tools import (
 from wasmforge.paths import home
 from wasmforge.project import Project
 
+_DEBIAN_BIN = Path("/usr/bin")
+_DEBIAN_WASI_STD = Path("/usr/lib/rustlib/wasm32-wasi")
 DEBIAN_RUSTC = Requirement("apt", "rustc", "1.63")
 DEBIAN_CARGO = Requirement("apt", "cargo", "0.66")
 DEBIAN_WASM_STD = Requirement("apt", "libstd-rust-dev-wasm32", "1.63")
-_DEBIAN_BIN = Path("/usr/bin")
-_DEBIAN_WASI_STD = Path("/usr/lib/rustlib/wasm32-wasi")
 _WASIP2 = "wasm32-wasip2"
 
 

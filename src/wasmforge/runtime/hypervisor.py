@@ -31,19 +31,10 @@ from pathlib import Path
 
 from wasmforge.errors import RuntimeFailure
 from wasmforge.guest import hyperlight as guest
-from wasmforge.guest.executor import (
-    BAD_REQUEST_EXIT,
-    request_json,
-)
+from wasmforge.guest.executor import BAD_REQUEST_EXIT, request_json
 from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, LoadedImage
+from wasmforge.runtime import hyperlight_vm as vm
 from wasmforge.runtime.backend import Backend, FailureKind, Invocation, RunOutcome, TierStatus
-from wasmforge.runtime.hyperlight_vm import (
-    GUEST_INPUT,
-    GUEST_OUTPUT,
-    HEAP_OVERHEAD_MIB,
-    VmWorker,
-    vm_memory,
-)
 
 WASMTIME_ANNOTATION = "org.wasmforge.hyperlight.wasmtime"
 
@@ -95,7 +86,7 @@ class HypervisorBackend(Backend):
     name = "hypervisor"
 
     def __init__(self) -> None:
-        self._workers: dict[str, VmWorker] = {}
+        self._workers: dict[str, vm.VmWorker] = {}
         self._lock = threading.Lock()
 
     def available(self) -> TierStatus:
@@ -127,7 +118,7 @@ class HypervisorBackend(Backend):
         with self._lock:
             worker = self._workers.get(key)
             if worker is None or not worker.alive():
-                worker = VmWorker(invocation, aot)
+                worker = vm.VmWorker(invocation, aot)
                 self._workers[key] = worker
         request = request_json([invocation.name, *invocation.grants.args],
                                invocation.grants.env)
@@ -171,7 +162,8 @@ def mount_refusal(invocation: Invocation) -> str:
     if len(ro) > 1 or len(rw) > 1:
         return ("the hypervisor tier offers one read-only and one read-write mount, and this "
                 f"run asks for {len(ro)} read-only and {len(rw)} read-write")
-    for group, where, kind in ((ro, GUEST_INPUT, "read-only"), (rw, GUEST_OUTPUT, "read-write")):
+    for group, where, kind in ((ro, vm.GUEST_INPUT, "read-only"),
+                               (rw, vm.GUEST_OUTPUT, "read-write")):
         if group and group[0].guest.rstrip("/") != where:
             return (f"the hypervisor tier mounts a {kind} directory at {where}, and this image "
                     f"wants it at {group[0].guest}")
@@ -184,10 +176,10 @@ def mount_refusal(invocation: Invocation) -> str:
 def vm_failure(text: str, memory_bytes: int) -> tuple[FailureKind, str]:
     """A failed call's kind and one sentence, from hyperlight's error text."""
     if "Out of physical memory" in text:
-        heap, _ = vm_memory(memory_bytes)
+        heap, _ = vm.vm_memory(memory_bytes)
         return "memory", (f"the guest ran out of memory: its VM's heap of {heap} MiB (the "
                           f"cap of {memory_bytes / (1 << 20):g} MiB and the guest runtime's "
-                          f"{HEAP_OVERHEAD_MIB} MiB) is full")
+                          f"{vm.HEAP_OVERHEAD_MIB} MiB) is full")
     aborted = re.search(r"Guest aborted: \d+ ([^\n]*)", text)
     if aborted:
         # A wasm trap ends the guest runtime's call with a CPU exception in the VM.

@@ -7,8 +7,9 @@ before any guest code does, and every refusal is a CapabilityError of one senten
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from wasmforge.errors import CapabilityError
 from wasmforge.project import Capabilities, parse_duration, parse_size
@@ -110,25 +111,12 @@ def limits(caps: Capabilities, flags: OperatorFlags) -> RunLimits:
     declared = caps.limits
     memory = declared.memory_bytes
     if flags.memory is not None:
-        try:
-            asked = parse_size(flags.memory)
-        except ValueError as err:
-            raise CapabilityError(f"--memory {flags.memory!r} is invalid: {err}") from None
-        if asked > memory:
-            raise CapabilityError(f"--memory {flags.memory} is above the image's cap of "
-                                  f"{memory // (1024 * 1024)} MiB",
-                                  fix="ask for the same or less")
-        memory = asked
+        memory = int(_narrowed("--memory", flags.memory, flags.memory, parse_size, memory,
+                               f"{memory // (1024 * 1024)} MiB"))
     timeout = declared.timeout_s
     if flags.timeout_s is not None:
-        try:
-            asked_s = parse_duration(flags.timeout_s)
-        except ValueError as err:
-            raise CapabilityError(f"--timeout {flags.timeout_s} is invalid: {err}") from None
-        if asked_s > timeout:
-            raise CapabilityError(f"--timeout {flags.timeout_s:g} is above the image's cap of "
-                                  f"{timeout:g} s", fix="ask for the same or less")
-        timeout = asked_s
+        timeout = _narrowed("--timeout", flags.timeout_s, f"{flags.timeout_s:g}",
+                            parse_duration, timeout, f"{timeout:g} s")
     fuel = declared.fuel
     if flags.fuel is not None:
         if flags.fuel <= 0:
@@ -138,6 +126,19 @@ def limits(caps: Capabilities, flags: OperatorFlags) -> RunLimits:
                                   fix="ask for the same or less")
         fuel = flags.fuel
     return RunLimits(memory_bytes=memory, timeout_s=timeout, fuel=fuel)
+
+
+def _narrowed(flag: str, given: Any, shown: str, parse: Callable[[Any], float], cap: float,
+              cap_text: str) -> float:
+    """An operator's limit flag, parsed, and never above the image's cap."""
+    try:
+        asked = parse(given)
+    except ValueError as err:
+        raise CapabilityError(f"{flag} {given!r} is invalid: {err}") from None
+    if asked > cap:
+        raise CapabilityError(f"{flag} {shown} is above the image's cap of {cap_text}",
+                              fix="ask for the same or less")
+    return asked
 
 
 # Interfaces wasmtime-py's WASIp2 linker always offers, by the grant that covers them.
