@@ -1,0 +1,1 @@
+const char *shout(const char *text);

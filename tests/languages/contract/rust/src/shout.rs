@@ -1,0 +1,3 @@
+pub fn shout(text: &str) -> String {
+    format!("{}!", text.to_uppercase())
+}
