@@ -9,6 +9,6 @@ try {
 } catch {
   console.log("read: denied");
 }
-if (process.argv.length > 4) {
+if (process.argv.slice(2).length > 1) {
   process.exitCode = 7;
 }
