@@ -1,7 +1,10 @@
 """Fixtures for the language driver tests: real toolchains from the wasmforge cache, real
 builds through build_project, real wasmtime-py WASIp2 runs.
 
-Fixture names of the scripted languages (Python, JavaScript, C#) start with `script_`.
+Every language's tests share them: `build_lang` (a scaffolded, built project),
+`new_project` (scaffolded only), `lang_home` (a private WASMFORGE_HOME with the real
+toolchains), `guest_runner` (runs a command component) and `wasmforge_cli` (the CLI in a
+subprocess).
 """
 
 from __future__ import annotations
@@ -27,14 +30,14 @@ REAL_TOOLCHAINS = toolchains_dir()
 
 
 @dataclass(frozen=True)
-class ScriptRun:
+class GuestRun:
     ok: bool
     stdout: str
     stderr: str
 
 
 @dataclass
-class ScriptRunner:
+class GuestRunner:
     """Runs command components in wasmtime-py (WASIp2); each component is compiled once."""
 
     engine: wasmtime.Engine = field(default_factory=wasmtime.Engine)
@@ -42,7 +45,7 @@ class ScriptRunner:
 
     def __call__(self, component: Path, args: Sequence[str] = (), *,
                  env: dict[str, str] | None = None, stdin: str = "",
-                 preopens: Sequence[tuple[Path, str]] = ()) -> ScriptRun:
+                 preopens: Sequence[tuple[Path, str]] = ()) -> GuestRun:
         loaded = self.compiled.get(component)
         if loaded is None:
             loaded = self.compiled[component] = Component.from_file(self.engine, component)
@@ -73,21 +76,21 @@ class ScriptRunner:
             except wasmtime.ExitTrap as trap:
                 ok = trap.code == 0
             del store
-            return ScriptRun(ok, out_path.read_text(), err_path.read_text())
+            return GuestRun(ok, out_path.read_text(), err_path.read_text())
 
 
 @pytest.fixture(scope="session")
-def script_runner() -> ScriptRunner:
-    return ScriptRunner()
+def guest_runner() -> GuestRunner:
+    return GuestRunner()
 
 
 @pytest.fixture(scope="session")
-def script_build(tmp_path_factory: pytest.TempPathFactory
+def build_lang(tmp_path_factory: pytest.TempPathFactory
                  ) -> Iterator[Callable[[str, str, dict[str, str]], BuildResult]]:
     """build(language, name, files) -> BuildResult: scaffolds a project, overwrites/adds
     `files` (relative path -> text, "" deletes), builds it with a private WASMFORGE_HOME and
     the real toolchains; skips when the language's toolchain is not installed."""
-    home = tmp_path_factory.mktemp("script-home")
+    home = tmp_path_factory.mktemp("lang-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("WASMFORGE_TOOLCHAINS", str(REAL_TOOLCHAINS))
         patch.setenv("WASMFORGE_HOME", str(home))
@@ -97,13 +100,13 @@ def script_build(tmp_path_factory: pytest.TempPathFactory
             if not status.usable:
                 pytest.skip(f"{language} toolchain not usable here: {status.problem} "
                             f"({status.remedy})")
-            root = script_project(tmp_path_factory.mktemp(name), language, name, files)
+            root = make_project(tmp_path_factory.mktemp(name), language, name, files)
             return build_project(root)
 
         yield build
 
 
-def script_project(parent: Path, language: str, name: str, files: dict[str, str]) -> Path:
+def make_project(parent: Path, language: str, name: str, files: dict[str, str]) -> Path:
     root = parent / name
     scaffold(name, language, root)
     for rel, text in files.items():
@@ -117,7 +120,7 @@ def script_project(parent: Path, language: str, name: str, files: dict[str, str]
 
 
 @pytest.fixture()
-def script_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def lang_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private WASMFORGE_HOME sharing the real toolchains (for per-test builds)."""
     monkeypatch.setenv("WASMFORGE_TOOLCHAINS", str(REAL_TOOLCHAINS))
     monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / "home"))
@@ -125,16 +128,13 @@ def script_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def script_new() -> Callable[[Path, str, str, dict[str, str]], Path]:
+def new_project() -> Callable[[Path, str, str, dict[str, str]], Path]:
     """new(parent, language, name, files) -> project root (no build)."""
-    return script_project
-
-
-# Native languages (C, Go, Rust): fixture names start with `native_`.
+    return make_project
 
 
 @dataclass(frozen=True)
-class NativeCli:
+class Cli:
     """`python -m wasmforge ARGS` in a subprocess, with a given WASMFORGE_HOME/TOOLCHAINS."""
 
     home: Path
@@ -148,5 +148,5 @@ class NativeCli:
 
 
 @pytest.fixture(scope="session")
-def native_cli(tmp_path_factory: pytest.TempPathFactory) -> NativeCli:
-    return NativeCli(tmp_path_factory.mktemp("native-cli-home"))
+def wasmforge_cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    return Cli(tmp_path_factory.mktemp("cli-home"))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import NativeCli, ScriptRunner
+from conftest import Cli, GuestRunner
 
 from wasmforge.languages.base import BuildContext
 from wasmforge.languages.c import driver
@@ -42,18 +42,18 @@ MANIFEST_BUILD = '[build]\ninclude_dirs = ["util"]\ndefines = ["ANSWER=42"]\n'
 
 
 @pytest.fixture(scope="session")
-def c_hello(script_build: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
-    return script_build("c", "chello", {})
+def c_hello(build_lang: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
+    return build_lang("c", "chello", {})
 
 
 @pytest.fixture(scope="session")
-def c_multi(script_build: Callable[[str, str, dict[str, str]], BuildResult],
+def c_multi(build_lang: Callable[[str, str, dict[str, str]], BuildResult],
             tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
     files = {"main.c": MAIN, "util/shout.h": SHOUT_H, "util/shout.c": SHOUT_C}
     scratch = tmp_path_factory.mktemp("cmanifest") / "cmulti"
     scaffold("cmulti", "c", scratch)
     manifest = (scratch / "wasmforge.toml").read_text().replace("[build]\n", MANIFEST_BUILD, 1)
-    return script_build("c", "cmulti", files | {"wasmforge.toml": manifest})
+    return build_lang("c", "cmulti", files | {"wasmforge.toml": manifest})
 
 
 def test_hello_is_small(c_hello: BuildResult) -> None:
@@ -61,8 +61,8 @@ def test_hello_is_small(c_hello: BuildResult) -> None:
 
 
 def test_multi_file_project_with_include_dirs_defines_and_stdin(
-        c_multi: BuildResult, script_runner: ScriptRunner) -> None:
-    run = script_runner(c_multi.component, ["quiet"], stdin="typed in\n")
+        c_multi: BuildResult, guest_runner: GuestRunner) -> None:
+    run = guest_runner(c_multi.component, ["quiet"], stdin="typed in\n")
     assert run.ok, run.stderr
     lines = run.stdout.splitlines()
     assert "stdin: typed in" in lines
@@ -70,14 +70,14 @@ def test_multi_file_project_with_include_dirs_defines_and_stdin(
     assert "define: 42" in lines
 
 
-def test_built_image_runs_through_the_cli(c_hello: BuildResult, native_cli: NativeCli) -> None:
-    proc = native_cli("run", str(c_hello.image), "--insecure-allow-unsigned",
+def test_built_image_runs_through_the_cli(c_hello: BuildResult, wasmforge_cli: Cli) -> None:
+    proc = wasmforge_cli("run", str(c_hello.image), "--insecure-allow-unsigned",
                       "--isolation", "wasm", "--env", "GREETING=Hi", "--", "Bob")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "Hello, Bob!\nHi from chello\n"
 
 
-def test_status_and_versions(script_home: Path, tmp_path: Path,
+def test_status_and_versions(lang_home: Path, tmp_path: Path,
                              monkeypatch: pytest.MonkeyPatch) -> None:
     status = driver.status()
     assert status.usable, status.problem
@@ -98,19 +98,19 @@ def test_status_and_versions(script_home: Path, tmp_path: Path,
 @pytest.mark.skipif(driver.toolchain_versions().get("wasi-sdk") is None,
                     reason="WASI_SDK_PATH does not name a wasi-sdk (with bin/clang) on this "
                            "host; the zig route is the one tested here")
-def test_wasi_sdk_emits_a_component_directly(script_new: Callable[..., Path], tmp_path: Path,
-                                            script_runner: ScriptRunner) -> None:
-    root = script_new(tmp_path, "c", "csdk", {})
+def test_wasi_sdk_emits_a_component_directly(new_project: Callable[..., Path], tmp_path: Path,
+                                            guest_runner: GuestRunner) -> None:
+    root = new_project(tmp_path, "c", "csdk", {})
     output = driver.build(load_project(root), BuildContext(tmp_path / "work"))
     assert output.kind == "component"
-    assert script_runner(output.path, ["Sdk"]).stdout == "Hello, Sdk!\n"
+    assert guest_runner(output.path, ["Sdk"]).stdout == "Hello, Sdk!\n"
 
 
-def test_zig_route_emits_a_core_module(script_new: Callable[..., Path], tmp_path: Path,
-                                       script_home: Path, monkeypatch: pytest.MonkeyPatch
+def test_zig_route_emits_a_core_module(new_project: Callable[..., Path], tmp_path: Path,
+                                       lang_home: Path, monkeypatch: pytest.MonkeyPatch
                                        ) -> None:
     monkeypatch.delenv("WASI_SDK_PATH", raising=False)
-    root = script_new(tmp_path, "c", "czig", {})
+    root = new_project(tmp_path, "c", "czig", {})
     output = driver.build(load_project(root), BuildContext(tmp_path / "work"))
     assert output.kind == "core"
     assert output.path.read_bytes()[:8] == b"\0asm\x01\x00\x00\x00"

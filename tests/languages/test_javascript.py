@@ -57,13 +57,13 @@ PROBE_FILES = {
 
 
 @pytest.fixture(scope="session")
-def script_js_hello(script_build):
-    return script_build("javascript", "jshello", {})
+def js_hello(build_lang):
+    return build_lang("javascript", "jshello", {})
 
 
 @pytest.fixture(scope="session")
-def script_js_probe(script_build):
-    return script_build("javascript", "jsprobe", PROBE_FILES)
+def js_probe(build_lang):
+    return build_lang("javascript", "jsprobe", PROBE_FILES)
 
 
 def test_status_and_pins_are_fast_constants() -> None:
@@ -75,35 +75,35 @@ def test_status_and_pins_are_fast_constants() -> None:
 
 
 @pytest.mark.slow
-def test_template_builds_and_runs(script_js_hello, script_runner) -> None:
-    assert script_js_hello.component.read_bytes()[:8] == b"\0asm\x0d\x00\x01\x00"
+def test_template_builds_and_runs(js_hello, guest_runner) -> None:
+    assert js_hello.component.read_bytes()[:8] == b"\0asm\x0d\x00\x01\x00"
     assert not any(i.startswith(("wasi:sockets/", "wasi:http/"))
-                   for i in script_js_hello.imports)
-    run = script_runner(script_js_hello.component, ["Bob"], env={"GREETING": "Hey"})
+                   for i in js_hello.imports)
+    run = guest_runner(js_hello.component, ["Bob"], env={"GREETING": "Hey"})
     assert run.ok, run.stderr
     assert run.stdout == "Hey, Bob!\n"
-    plain = script_runner(script_js_hello.component)
+    plain = guest_runner(js_hello.component)
     assert plain.ok and plain.stdout == "Hello, world!\n"
 
 
 @pytest.mark.slow
-def test_clean_builds_in_different_folders_are_identical(script_js_probe, script_new,
+def test_clean_builds_in_different_folders_are_identical(js_probe, new_project,
                                                          tmp_path, monkeypatch) -> None:
     if repro.shim_library() is None:
         pytest.skip("the repro library cannot be built here (not Linux, or no C compiler)")
     monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / "home"))  # no cache to hit
     parent = tmp_path / "elsewhere" / "deeper"
     parent.mkdir(parents=True)
-    again = build_project(script_new(parent, "javascript", "jsprobe", PROBE_FILES))
+    again = build_project(new_project(parent, "javascript", "jsprobe", PROBE_FILES))
     assert not again.cached
-    assert again.component.read_bytes() == script_js_probe.component.read_bytes()
-    assert again.digest == script_js_probe.digest
+    assert again.component.read_bytes() == js_probe.component.read_bytes()
+    assert again.digest == js_probe.digest
 
 
 @pytest.mark.slow
-def test_pnpm_layout_resolves_through_the_store(script_new, script_home, script_runner,
+def test_pnpm_layout_resolves_through_the_store(new_project, lang_home, guest_runner,
                                                 tmp_path) -> None:
-    root = script_new(tmp_path, "javascript", "jspnpm", {
+    root = new_project(tmp_path, "javascript", "jspnpm", {
         "main.js": 'import foo from "foo";\nconsole.log(foo());\n',
         "package.json": '{"name": "jspnpm", "type": "module", "dependencies": {"foo": "1.0.0"}}\n',
     })
@@ -118,77 +118,77 @@ def test_pnpm_layout_resolves_through_the_store(script_new, script_home, script_
     # pnpm: a package's own dependencies are links next to it in the store, not hoisted
     (store / "foo@1.0.0" / "node_modules" / "bar").symlink_to("../../bar@1.0.0/node_modules/bar")
     (root / "node_modules" / "foo").symlink_to(".pnpm/foo@1.0.0/node_modules/foo")
-    run = script_runner(build_project(root).component)
+    run = guest_runner(build_project(root).component)
     assert run.ok, run.stderr
     assert run.stdout == "42\n"
 
 
 @pytest.mark.slow
-def test_args_env_and_stdin(script_js_probe, script_runner) -> None:
-    run = script_runner(script_js_probe.component, ["echo", "x y"], env={"GREETING": "Hi"},
+def test_args_env_and_stdin(js_probe, guest_runner) -> None:
+    run = guest_runner(js_probe.component, ["echo", "x y"], env={"GREETING": "Hi"},
                         stdin="from stdin\n")
     assert run.ok, run.stderr
     assert run.stdout == 'argv=["echo","x y"] env=Hi stdin=from stdin\n'
 
 
 @pytest.mark.slow
-def test_local_modules_are_bundled(script_js_probe, script_runner) -> None:
-    run = script_runner(script_js_probe.component, ["local"])
+def test_local_modules_are_bundled(js_probe, guest_runner) -> None:
+    run = guest_runner(js_probe.component, ["local"])
     assert run.ok, run.stderr
     assert run.stdout == "42 local\n"
 
 
 @pytest.mark.slow
-def test_npm_dependency_is_bundled(script_js_probe, script_runner) -> None:
-    run = script_runner(script_js_probe.component, ["dep"])
+def test_npm_dependency_is_bundled(js_probe, guest_runner) -> None:
+    run = guest_runner(js_probe.component, ["dep"])
     assert run.ok, run.stderr
     assert run.stdout == "172800000 1m\n"
 
 
 @pytest.mark.slow
-def test_stdout_write_adds_no_newline(script_js_probe, script_runner) -> None:
-    run = script_runner(script_js_probe.component, ["write"])
+def test_stdout_write_adds_no_newline(js_probe, guest_runner) -> None:
+    run = guest_runner(js_probe.component, ["write"])
     assert run.ok, run.stderr
     assert run.stdout == "ab\nc\n" + "x" * 10000 + "\n"
     assert run.stderr == "to stderr\n"
 
 
 @pytest.mark.slow
-def test_top_level_await(script_js_probe, script_runner) -> None:
-    run = script_runner(script_js_probe.component, ["await"])
+def test_top_level_await(js_probe, guest_runner) -> None:
+    run = guest_runner(js_probe.component, ["await"])
     assert run.ok, run.stderr
     assert run.stdout == "awaited\n"
 
 
 @pytest.mark.slow
-def test_undeclared_file_read_is_denied(script_js_probe, script_runner) -> None:
-    run = script_runner(script_js_probe.component, ["read", "/etc/hostname"])
+def test_undeclared_file_read_is_denied(js_probe, guest_runner) -> None:
+    run = guest_runner(js_probe.component, ["read", "/etc/hostname"])
     assert not run.ok
     assert run.stdout == ""
     assert "ENOENT" in run.stderr and "/etc/hostname" in run.stderr
 
 
 @pytest.mark.slow
-def test_granted_mount_is_readable(script_js_probe, script_runner, tmp_path: Path) -> None:
+def test_granted_mount_is_readable(js_probe, guest_runner, tmp_path: Path) -> None:
     (tmp_path / "note.txt").write_text("granted")
-    run = script_runner(script_js_probe.component, ["read", "/data/note.txt"],
+    run = guest_runner(js_probe.component, ["read", "/data/note.txt"],
                         preopens=[(tmp_path, "/data")])
     assert run.ok, run.stderr
     assert run.stdout == "granted\n"
 
 
 @pytest.mark.slow
-def test_exit_codes(script_js_probe, script_runner) -> None:
-    assert not script_runner(script_js_probe.component, ["exitcode", "3"]).ok
-    assert script_runner(script_js_probe.component, ["exitcode", "0"]).ok
-    stopped = script_runner(script_js_probe.component, ["exit", "3"])
+def test_exit_codes(js_probe, guest_runner) -> None:
+    assert not guest_runner(js_probe.component, ["exitcode", "3"]).ok
+    assert guest_runner(js_probe.component, ["exitcode", "0"]).ok
+    stopped = guest_runner(js_probe.component, ["exit", "3"])
     assert not stopped.ok and "not reached" not in stopped.stdout
-    assert script_runner(script_js_probe.component, ["exit", "0"]).ok
+    assert guest_runner(js_probe.component, ["exit", "0"]).ok
 
 
 @pytest.mark.slow
-def test_uncaught_error_is_reported_and_fails(script_js_probe, script_runner) -> None:
-    run = script_runner(script_js_probe.component, ["throw"])
+def test_uncaught_error_is_reported_and_fails(js_probe, guest_runner) -> None:
+    run = guest_runner(js_probe.component, ["throw"])
     assert not run.ok
     assert "TypeError: boom" in run.stderr
     # frames name the user's file and line, not the generated wrapper
@@ -197,8 +197,8 @@ def test_uncaught_error_is_reported_and_fails(script_js_probe, script_runner) ->
 
 
 @pytest.mark.slow
-def test_missing_import_names_it(script_new, script_home, tmp_path) -> None:
-    root = script_new(tmp_path, "javascript", "jsmissing",
+def test_missing_import_names_it(new_project, lang_home, tmp_path) -> None:
+    root = new_project(tmp_path, "javascript", "jsmissing",
                       {"main.js": 'import { x } from "./nowhere.js";\nconsole.log(x);\n'})
     with pytest.raises(BuildFailed) as caught:
         build_project(root)
@@ -206,9 +206,9 @@ def test_missing_import_names_it(script_new, script_home, tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_project_node_modules_are_used(script_new, script_home, script_runner,
+def test_project_node_modules_are_used(new_project, lang_home, guest_runner,
                                        tmp_path) -> None:
-    root = script_new(tmp_path, "javascript", "jsmods", {
+    root = new_project(tmp_path, "javascript", "jsmods", {
         "main.js": 'import ms from "ms";\nconsole.log(ms(3600000));\n',
         "package.json": PROBE_FILES["package.json"].replace("jsprobe", "jsmods"),
     })
@@ -216,14 +216,14 @@ def test_project_node_modules_are_used(script_new, script_home, script_runner,
                    capture_output=True, timeout=300)
     assert (root / "node_modules" / "ms").is_dir()
     result = build_project(root)
-    run = script_runner(result.component)
+    run = guest_runner(result.component)
     assert run.ok, run.stderr
     assert run.stdout == "1h\n"
 
 
 @pytest.mark.slow
-def test_unknown_npm_package_fails_with_npms_message(script_new, script_home, tmp_path) -> None:
-    root = script_new(tmp_path, "javascript", "jsnopkg", {
+def test_unknown_npm_package_fails_with_npms_message(new_project, lang_home, tmp_path) -> None:
+    root = new_project(tmp_path, "javascript", "jsnopkg", {
         "package.json": '{"name": "jsnopkg", "type": "module", "dependencies": '
                         '{"wasmforge-no-such-package-xq7": "1.0.0"}}\n',
     })

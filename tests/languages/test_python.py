@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ScriptRunner
+from conftest import GuestRunner
 
 from wasmforge.errors import BuildFailed
 from wasmforge.languages.python import driver
@@ -54,13 +54,13 @@ FILES = {
 
 
 @pytest.fixture(scope="session")
-def py_app(script_build: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
-    return script_build("python", "pyapp", FILES)
+def py_app(build_lang: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
+    return build_lang("python", "pyapp", FILES)
 
 
 def test_script_runs_at_run_time_with_args_env_and_stdin(py_app: BuildResult,
-                                                          script_runner: ScriptRunner) -> None:
-    run = script_runner(py_app.component, ["one", "two"], env={"GREETING": "hey"},
+                                                          guest_runner: GuestRunner) -> None:
+    run = guest_runner(py_app.component, ["one", "two"], env={"GREETING": "hey"},
                         stdin="from stdin\n")
     assert run.ok, run.stderr
     lines = run.stdout.splitlines()
@@ -72,20 +72,20 @@ def test_script_runs_at_run_time_with_args_env_and_stdin(py_app: BuildResult,
 
 
 def test_local_modules_and_packages_are_bundled(py_app: BuildResult,
-                                                script_runner: ScriptRunner) -> None:
-    run = script_runner(py_app.component)
+                                                guest_runner: GuestRunner) -> None:
+    run = guest_runner(py_app.component)
     assert "local: 42 HI! namespace" in run.stdout.splitlines()
 
 
 def test_pure_python_requirement_is_bundled(py_app: BuildResult,
-                                            script_runner: ScriptRunner) -> None:
-    run = script_runner(py_app.component)
+                                            guest_runner: GuestRunner) -> None:
+    run = guest_runner(py_app.component)
     assert "a  1" in run.stdout.splitlines()
 
 
 def test_uncaught_exception_prints_traceback_and_fails(py_app: BuildResult,
-                                                       script_runner: ScriptRunner) -> None:
-    run = script_runner(py_app.component, ["boom"])
+                                                       guest_runner: GuestRunner) -> None:
+    run = guest_runner(py_app.component, ["boom"])
     assert not run.ok
     assert "Traceback (most recent call last)" in run.stderr
     assert 'File "main.py", line 22' in run.stderr
@@ -106,8 +106,8 @@ def test_component_exports_run_and_carries_pinned_versions(py_app: BuildResult) 
 
 
 def test_package_with_native_code_is_refused(
-        script_new: Callable[..., Path], script_home: Path, tmp_path: Path) -> None:
-    root = script_new(tmp_path, "python", "pynative",
+        new_project: Callable[..., Path], lang_home: Path, tmp_path: Path) -> None:
+    root = new_project(tmp_path, "python", "pynative",
                       {"requirements.txt": "markupsafe==3.0.2\n"})
     with pytest.raises(BuildFailed) as failed:
         build_project(root)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ScriptRunner
+from conftest import GuestRunner
 
 from wasmforge.errors import BuildFailed
 from wasmforge.languages.base import BuildContext
@@ -37,14 +37,14 @@ fn main() {
 
 
 @pytest.fixture(scope="session")
-def rust_hello(script_build: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
-    return script_build("rust", "rshello", {})
+def rust_hello(build_lang: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
+    return build_lang("rust", "rshello", {})
 
 
 @pytest.fixture(scope="session")
-def rust_crate(script_build: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
+def rust_crate(build_lang: Callable[[str, str, dict[str, str]], BuildResult]) -> BuildResult:
     # The template's Cargo.lock names no dependency: drop it, cargo writes a fresh one.
-    return script_build("rust", "rsitoa", {"Cargo.toml": CRATE_TOML, "Cargo.lock": "",
+    return build_lang("rust", "rsitoa", {"Cargo.toml": CRATE_TOML, "Cargo.lock": "",
                                            "src/main.rs": CRATE_MAIN})
 
 
@@ -55,20 +55,20 @@ def test_template_lock_file_is_left_unchanged(rust_hello: BuildResult) -> None:
     assert build_project(rust_hello.component.parent.parent).cached
 
 
-def test_crates_io_dependency(rust_crate: BuildResult, script_runner: ScriptRunner) -> None:
-    run = script_runner(rust_crate.component)
+def test_crates_io_dependency(rust_crate: BuildResult, guest_runner: GuestRunner) -> None:
+    run = guest_runner(rust_crate.component)
     assert run.ok, run.stderr
     assert run.stdout == "itoa: -1234567\n"
 
 
-def test_missing_cargo_toml_is_refused(script_new: Callable[..., Path], script_home: Path,
+def test_missing_cargo_toml_is_refused(new_project: Callable[..., Path], lang_home: Path,
                                        tmp_path: Path) -> None:
-    root = script_new(tmp_path, "rust", "rsnocargo", {"Cargo.toml": ""})
+    root = new_project(tmp_path, "rust", "rsnocargo", {"Cargo.toml": ""})
     with pytest.raises(BuildFailed, match="Cargo.toml is missing"):
         build_project(root)
 
 
-def test_status_and_versions(script_home: Path) -> None:
+def test_status_and_versions(lang_home: Path) -> None:
     status = driver.status()
     assert status.usable, status.problem
     versions = driver.toolchain_versions()
@@ -77,10 +77,10 @@ def test_status_and_versions(script_home: Path) -> None:
     assert kinds == {"apt", "npm"}
 
 
-def test_the_route_decides_core_or_component(script_new: Callable[..., Path], tmp_path: Path,
-                                            script_home: Path) -> None:
+def test_the_route_decides_core_or_component(new_project: Callable[..., Path], tmp_path: Path,
+                                            lang_home: Path) -> None:
     """rustup with wasm32-wasip2 emits the component; Debian's wasm32-wasi a core module."""
-    root = script_new(tmp_path, "rust", "rsroute", {})
+    root = new_project(tmp_path, "rust", "rsroute", {})
     output = driver.build(load_project(root), BuildContext(tmp_path / "work"))
     wasip2 = driver.toolchain_versions()["target"] == "wasm32-wasip2"
     assert output.kind == ("component" if wasip2 else "core")
@@ -88,12 +88,12 @@ def test_the_route_decides_core_or_component(script_new: Callable[..., Path], tm
     assert layer == (b"\x0d\x00\x01\x00" if wasip2 else b"\x01\x00\x00\x00")
 
 
-def test_crate_too_new_for_rustc_names_the_pin(script_new: Callable[..., Path], tmp_path: Path,
-                                               script_home: Path) -> None:
+def test_crate_too_new_for_rustc_names_the_pin(new_project: Callable[..., Path], tmp_path: Path,
+                                               lang_home: Path) -> None:
     if driver.toolchain_versions()["target"] == "wasm32-wasip2":
         pytest.skip("a rustup toolchain is new enough for the newest itoa")
     toml = CRATE_TOML.replace('"=1.0.9"', '"1"')
-    root = script_new(tmp_path, "rust", "rsitoa", {"Cargo.toml": toml, "Cargo.lock": "",
+    root = new_project(tmp_path, "rust", "rsitoa", {"Cargo.toml": toml, "Cargo.lock": "",
                                                    "src/main.rs": CRATE_MAIN})
     with pytest.raises(BuildFailed) as failed:
         build_project(root)
