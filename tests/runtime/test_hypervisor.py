@@ -221,12 +221,10 @@ def test_the_aot_layer_travels_in_a_signed_image_only(
         keys: Any) -> None:
     from dataclasses import replace
 
-    from wasmforge.image.model import HYPERLIGHT_AOT_MEDIA_TYPE, Layer
     from wasmforge.image.reader import load_image
     from wasmforge.runtime.hypervisor import unfit, with_hyperlight_code
 
-    data = hyperlight_aot.data
-    layer = Layer(HYPERLIGHT_AOT_MEDIA_TYPE, data, annotations)
+    data, layer = hyperlight_aot.data, hyperlight_aot
     signed = load_image(make_image(guest, layers=(layer,)))
     picked = with_hyperlight_code(signed, _invocation(None))
     assert picked.precompiled == hyperlight_aot
