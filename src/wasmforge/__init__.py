@@ -1,3 +1,3 @@
-"""wasmforge: six languages to signed, capability-scoped WebAssembly component images."""
+"""wasmforge: programs in many languages to signed, capability-scoped WebAssembly images."""
 
 __version__ = "0.1.0"

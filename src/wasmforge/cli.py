@@ -162,7 +162,8 @@ class _Progress:
 
 @toolchain_app.command("install")
 def toolchain_install(
-    langs: Annotated[list[str] | None, typer.Argument(help="Languages (default: all).")] = None,
+    langs: Annotated[list[str] | None, typer.Argument(
+        help=f"Languages: {', '.join(LANGUAGES)}, hyperlight (default: all).")] = None,
 ) -> None:
     """Install the pinned toolchains (PyPI/npm into the cache; Debian packages as root)."""
     from wasmforge.toolchain.install import install_toolchains
