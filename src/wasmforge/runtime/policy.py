@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from wasmforge.errors import CapabilityError
-from wasmforge.project import Capabilities, parse_duration, parse_size
+from wasmforge.project import MAX_FUEL, Capabilities, parse_duration, parse_memory
 from wasmforge.runtime.backend import Grants, Preopen, RunLimits
 
 NETWORK_NOTICE = (
@@ -111,7 +111,7 @@ def limits(caps: Capabilities, flags: OperatorFlags) -> RunLimits:
     memory = declared.memory_bytes
     if flags.memory is not None:
         try:
-            asked = parse_size(flags.memory)
+            asked = parse_memory(flags.memory)
         except ValueError as err:
             raise CapabilityError(f"--memory {flags.memory!r} is invalid: {err}") from None
         if asked > memory:
@@ -124,15 +124,16 @@ def limits(caps: Capabilities, flags: OperatorFlags) -> RunLimits:
         try:
             asked_s = parse_duration(flags.timeout_s)
         except ValueError as err:
-            raise CapabilityError(f"--timeout {flags.timeout_s} is invalid: {err}") from None
+            raise CapabilityError(f"--timeout {flags.timeout_s:g} is invalid: {err}",
+                                  fix="give a positive number of seconds") from None
         if asked_s > timeout:
             raise CapabilityError(f"--timeout {flags.timeout_s:g} is above the image's cap of "
                                   f"{timeout:g} s", fix="ask for the same or less")
         timeout = asked_s
     fuel = declared.fuel
     if flags.fuel is not None:
-        if flags.fuel <= 0:
-            raise CapabilityError("--fuel must be positive")
+        if not 0 < flags.fuel <= MAX_FUEL:
+            raise CapabilityError(f"--fuel must be between 1 and {MAX_FUEL}")
         if fuel is not None and flags.fuel > fuel:
             raise CapabilityError(f"--fuel {flags.fuel} is above the image's cap of {fuel}",
                                   fix="ask for the same or less")
