@@ -140,8 +140,10 @@ def _serve(listener: int) -> None:
         args = struct.unpack_from("=6Q", notif.raw, 32)
         try:
             why = _judge(pid, nr, args)
-        except OSError:
-            why = ""  # the caller is gone or its memory unreadable: let the kernel answer
+        except OSError:  # the caller is gone, or its memory is unreadable
+            with _GUARD.lock:
+                everything = "/" in _GUARD.roots
+            why = "its paths cannot be read" if everything else ""
         if why and libc.ioctl(listener, _IOCTL_ID_VALID, ctypes.byref(ctypes.c_uint64(ident))):
             continue
         reply = (struct.pack("=QqiI", ident, 0, -errno.EPERM, 0) if why
