@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -142,12 +141,11 @@ def test_http_fetch_is_denied(run, make_image: MakeImage, net_guest: bytes, tier
 
 
 def test_infinite_loop_is_stopped_at_the_timeout(run, image: Path, tier: str) -> None:
-    started = time.monotonic()
+    # how close to the cap, under load, is benchmarks/timecap.py's to measure
     ran = run(image, "loop", tier=tier, timeout_s=0.5)
-    elapsed = time.monotonic() - started
     assert ran.code == 1
-    assert "wall-time cap of 0.5 s" in ran.said
-    assert elapsed < 2.5
+    assert "the guest ran past its wall-time cap of 0.5 s" in ran.said
+    assert "host call" not in ran.said
 
 
 def test_memory_bomb_is_capped(run, image: Path, tier: str) -> None:
