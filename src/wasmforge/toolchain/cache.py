@@ -114,7 +114,7 @@ def lookup(key: str, discarded: Discarded | None = None) -> CacheEntry | None:
     shutil.rmtree(entry.directory, ignore_errors=True)
     if discarded is not None:
         discarded(f"the cached build {entry.directory} was damaged ({why}); "
-                  "discarded it and building again")
+                  "discarded it and building again.")
     return None
 
 
