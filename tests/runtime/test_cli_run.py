@@ -38,7 +38,12 @@ def test_auto_says_which_tier(image: Path, capfd: pytest.CaptureFixture[str]) ->
     (["--env", "NOPE=1"], "--env NOPE is not declared by the image"),
     (["--mount", "/tmp:/etc"], "which the image does not declare"),
     (["--isolation", "vm"], "--isolation 'vm' is not a tier"),
-    (["--timeout", "999"], "above the image's cap"),
+    (["--timeout", "999"], "--timeout 999 is above the image's cap of 3 s"),
+    (["--timeout", "nan"], "--timeout nan is invalid: a duration must be a number of seconds, "
+                           "not NaN"),
+    (["--timeout", "inf"], "--timeout inf is invalid: inf is longer than the longest cap"),
+    (["--timeout=-2"], "--timeout -2 is invalid: a duration must be positive"),
+    (["--memory", "12"], "--memory '12' is invalid: '12' is not a size"),
 ])
 def test_refusals_are_one_sentence_without_traceback(image: Path, argv: list[str], phrase: str,
                                                      capfd: pytest.CaptureFixture[str]) -> None:
