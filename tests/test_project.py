@@ -145,3 +145,15 @@ def test_limits_out_of_range_are_refused(tmp_path: Path, edit: str, match: str) 
 def test_durations_must_be_finite_and_positive(value: float, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         parse_duration(value)
+
+
+def test_fuzz_findings_are_one_sentence(tmp_path: Path) -> None:
+    # found by fuzz/fuzz_manifest.py: a list where a duration goes, and deep nesting
+    write(tmp_path, GOOD.replace('timeout = "1500ms"', "timeout = []"))
+    with pytest.raises(ManifestError, match=r"'capabilities.limits.timeout' is invalid: "
+                                            r"expected a duration such as \"10s\", not list"):
+        load_project(tmp_path)
+    write(tmp_path, GOOD + "deep = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ManifestError, match="nests arrays or tables too deeply to be a "
+                                            "manifest; flatten it"):
+        load_project(tmp_path)

@@ -142,6 +142,8 @@ def parse_duration(value: str | int | float) -> float:
         raise ValueError("expected a duration such as \"10s\", not a boolean")
     if isinstance(value, (int, float)):
         seconds = float(value)
+    elif not isinstance(value, str):
+        raise ValueError(f"expected a duration such as \"10s\", not {type(value).__name__}")
     else:
         match = _QUANTITY_RE.match(value)
         unit = match.group(2).lower() if match else None
@@ -279,6 +281,9 @@ def parse_manifest(text: str, path: Path) -> Project:
     except tomllib.TOMLDecodeError as err:
         raise ManifestError(f"is not valid TOML ({err})", where=str(path),
                             fix="fix the syntax at the line shown") from None
+    except RecursionError:
+        raise ManifestError("nests arrays or tables too deeply to be a manifest",
+                            where=str(path), fix="flatten it") from None
     reader = _Reader(path, text)
     reader.table(data, "", {"project", "build", "capabilities"})
     if "project" not in data:
