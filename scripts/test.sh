@@ -11,4 +11,4 @@ for target in image_reader manifest capabilities; do
     PYTHONPATH=src python3 "fuzz/fuzz_$target.py" -runs=2000 -print_final_stats=1 2>&1 \
         | tail -n 3
 done
-python3 -m pytest -q -ra "$@"
+python3 -m pytest -q -ra --continue-on-collection-errors "$@"
