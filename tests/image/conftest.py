@@ -23,8 +23,19 @@ from registry_support import serve_registry
 from wasmforge.image.layout import write_image
 from wasmforge.image.model import PRECOMPILED_MEDIA_TYPE, Layer, WitSummary
 
-ADAPTER = Path("/tmp/setup/npmtc/node_modules/@bytecodealliance/jco/lib/"
-               "wasi_snapshot_preview1.command.wasm")
+
+def _adapter() -> Path:
+    """jco's adapter from wasmforge's toolchain cache, else the development machines'
+    scratch install (as tests/runtime/conftest.py finds it)."""
+    from wasmforge.languages.tools import Requirement, npm_package_dir
+
+    name = Path("lib/wasi_snapshot_preview1.command.wasm")
+    cached = npm_package_dir(Requirement("npm", "@bytecodealliance/jco", "1.35.0")) / name
+    scratch = Path("/tmp/setup/npmtc/node_modules/@bytecodealliance/jco") / name
+    return cached if cached.is_file() else scratch
+
+
+ADAPTER = _adapter()
 
 HELLO_WAT = """
 (module

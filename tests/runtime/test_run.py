@@ -181,14 +181,17 @@ def test_fuel_stops_a_loop(run, image: Path) -> None:
 def test_unsigned_or_untrusted_image_is_refused(run, make_image: MakeImage, guest: bytes,
                                                 keys, sign: str | None) -> None:
     image = make_image(guest, sign=None if sign is None else keys.untrusted)
-    with pytest.raises(ImageError):
+    sentence = {None: "the image is not signed; sign it with `wasmforge sign",
+                "untrusted": "the image's signature was made by no key trusted by the trust "
+                             "store .*/trust/keys; refuse it"}[sign]
+    with pytest.raises(ImageError, match=sentence):
         run(image, "hello")
 
 
 def test_guest_never_runs_when_refused(make_image: MakeImage, guest: bytes,
                                        capfd: pytest.CaptureFixture[str]) -> None:
     image = make_image(guest, sign=None)
-    with pytest.raises(ImageError):
+    with pytest.raises(ImageError, match="the image is not signed"):
         run_image(RunRequest(image=str(image), args=("hello",)), lambda _m: None)
     assert capfd.readouterr().out == ""
 
@@ -208,7 +211,8 @@ def test_tampered_image_is_refused(run, image: Path, tmp_path: Path,
     data[at] ^= 0x20
     tampered = tmp_path / "tampered.oci.tar"
     tampered.write_bytes(bytes(data))
-    with pytest.raises(ImageError):
+    with pytest.raises(ImageError, match=r"blob sha256:[0-9a-f]{64} is corrupt: its content "
+                                         "does not hash to its name"):
         run(tampered, "hello")
     assert "ello from c" not in capfd.readouterr().out
 
