@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import wasmforge
 from wasmforge.runtime import seccomp
 from wasmforge.runtime.process import BWRAP, ProcessBackend, SandboxShape, _bwrap_args
 
@@ -37,8 +38,10 @@ def _in_sandbox(code: str, shape: SandboxShape | None = None,
     os.close(write_end)
     args = _bwrap_args(shape or SandboxShape(binds=(), memory_bytes=64 << 20))
     try:
+        # -I ignores PYTHONPATH: name this checkout's src/ (bound into the sandbox) itself
+        boot = f"import sys; sys.path.insert(0, {str(Path(wasmforge.__file__).parent.parent)!r})\n"
         return subprocess.run([BWRAP, *args, "--seccomp", str(read_end), sys.executable, "-I",
-                               "-c", code], pass_fds=(read_end,), capture_output=True,
+                               "-c", boot + code], pass_fds=(read_end,), capture_output=True,
                               text=True, timeout=60)
     finally:
         os.close(read_end)
