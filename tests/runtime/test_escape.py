@@ -147,3 +147,27 @@ def test_the_ro_mount_is_read_only(built: Built, tier: str, host: Host) -> None:
     assert sorted(os.listdir(host.ro)) == ["inside.txt"]
     assert guest(built, tier, host, "write", "/rw/planted").stdout == "write: ok\n"
     assert (host.rw / "planted").read_text() == "written by the guest\n"
+
+
+def test_a_process_that_ran_a_guarded_wasm_run_still_guards_its_workers(
+        built: Built, host: Host) -> None:
+    """One process, two tiers (as `wasmforge bench` or a test session runs them): the wasm
+    run's guard is inherited by the workers started afterwards, so they cannot start their
+    own; the host's guard must then refuse their guests' links."""
+    if not status("process").usable:
+        pytest.skip(f"isolation tier process is not usable here: {status('process').detail}")
+    code = (
+        "import sys\n"
+        "from wasmforge.runtime.run import RunRequest, run_image\n"
+        "image, rw, ro = sys.argv[1:4]\n"
+        "for tier, target in [('wasm', 'a'), ('process', '../secret.txt'), ('process', 'b')]:\n"
+        "    request = RunRequest(image=image, isolation=tier, args=('symlink', target,\n"
+        "        f'/rw/{tier}-{target[-1]}'), mounts=(f'{rw}:/rw:rw', f'{ro}:/ro:ro'))\n"
+        "    print(tier, run_image(request, print), flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(built.image), str(host.rw),
+                           str(host.ro)], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, WASMFORGE_HOME=str(built.home)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "symlink: ok", "wasm 0", f"symlink: {EPERM}", "process 1", "symlink: ok", "process 0"]
+    assert sorted(os.listdir(host.rw)) == ["process-b", "wasm-a"]

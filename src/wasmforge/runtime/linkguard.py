@@ -14,7 +14,11 @@ never climb keep their meaning wherever they move inside the mount.
 
 Installed once per process (a filter cannot be removed): by the wasm tier in the
 `wasmforge run` process when a run has a writable mount, by each process-tier worker for
-everything it does. Needs Linux 5.7+ on x86_64.
+everything it does. Filters are inherited and a process may have only one supervisor, so a
+worker started by a host that already runs the guard cannot start its own; the host's
+guard then covers it (HOST_GUARD in its environment says so), judging every link made in
+another mount namespace, a sandbox, as strictly as the worker would. Needs Linux 5.7+ on
+x86_64.
 """
 
 from __future__ import annotations
@@ -39,12 +43,17 @@ _PATH_MAX = 4096
 _SECCOMP_NR = 317
 
 
+HOST_GUARD = "WASMFORGE_HOST_LINKGUARD"  # set in a worker's environment by a guarded host
+
+
 class _Guard:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.roots: dict[str, int] = {}  # guarded folder -> how many runs guard it
         self.listener = -1
         self.failure = ""
+        self.errno = 0
+        self.mount_ns = ""  # this process's mount namespace
 
 
 _GUARD = _Guard()
@@ -74,13 +83,25 @@ def install() -> str:
             _GUARD.failure = why
             return why
         try:
+            _GUARD.mount_ns = os.readlink("/proc/self/ns/mnt")
             _GUARD.listener = _load_filter()
         except OSError as err:
+            _GUARD.errno = err.errno or 0
             _GUARD.failure = f"the symlink guard cannot start: {err.strerror or err}"
             return _GUARD.failure
         threading.Thread(target=_serve, args=(_GUARD.listener,), daemon=True,
                          name="wasmforge-linkguard").start()
         return ""
+
+
+def installed() -> bool:
+    return _GUARD.listener >= 0
+
+
+def host_guards_us() -> bool:
+    """True in a worker whose own guard could not start because its host's already
+    supervises it (an ancestor's listener makes the kernel answer EBUSY)."""
+    return _GUARD.errno == errno.EBUSY and os.environ.get(HOST_GUARD) == "1"
 
 
 def guard(roots: Iterable[str]) -> None:
@@ -141,9 +162,7 @@ def _serve(listener: int) -> None:
         try:
             why = _judge(pid, nr, args)
         except OSError:  # the caller is gone, or its memory is unreadable
-            with _GUARD.lock:
-                everything = "/" in _GUARD.roots
-            why = "its paths cannot be read" if everything else ""
+            why = "its paths cannot be read" if _strict(pid) else ""
         if why and libc.ioctl(listener, _IOCTL_ID_VALID, ctypes.byref(ctypes.c_uint64(ident))):
             continue
         reply = (struct.pack("=QqiI", ident, 0, -errno.EPERM, 0) if why
@@ -151,11 +170,35 @@ def _serve(listener: int) -> None:
         libc.ioctl(listener, _IOCTL_SEND, ctypes.create_string_buffer(reply, _RESP_SIZE))
 
 
+def _strict(pid: int) -> bool:
+    """Whether every link `pid` makes is a guest's (this process is a worker, or `pid` is
+    a worker this host started)."""
+    with _GUARD.lock:
+        if "/" in _GUARD.roots:
+            return True
+    return _hosted_worker(pid)
+
+
+def _hosted_worker(pid: int) -> bool:
+    """A process-tier worker this host supervises: bubblewrap started it, in a mount
+    namespace of its own, with HOST_GUARD set (bubblewrap itself, making the sandbox's
+    /dev links before that, is not one)."""
+    try:
+        if os.readlink(f"/proc/{pid}/ns/mnt") == _GUARD.mount_ns:
+            return False
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return f"{HOST_GUARD}=1".encode() in handle.read().split(b"\0")
+    except OSError:
+        return False  # gone: nothing will be made
+
+
 def _judge(pid: int, nr: int, args: tuple[int, ...]) -> str:
     if nr == _SYMLINK:
         target_at, dirfd, link_at = args[0], _AT_FDCWD, args[1]
     else:
         target_at, dirfd, link_at = args[0], args[1] & 0xFFFFFFFF, args[2]
+    if _hosted_worker(pid):
+        return refusal(_read_string(pid, target_at))  # a worker: every link is a guest's
     with _GUARD.lock:
         roots = tuple(_GUARD.roots)
     if not roots:
