@@ -303,7 +303,7 @@ def test_an_unknown_layer_media_type_is_refused_even_when_signed(
     path = tmp_path / "odd.oci.tar"
     write_layout(path, layout)
     refused(path, "unknown media type 'application/x-shellscript'")
-    with pytest.raises(ImageError):
+    with pytest.raises(ImageError, match="unknown media type .application/x-shellscript."):
         sign_image(path, keypair.private)
 
 

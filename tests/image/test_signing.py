@@ -127,7 +127,7 @@ def test_policy_restricts_which_keys_count(signed_image: tuple[Path, str], keypa
     with pytest.raises(ImageError, match="policy rule for 'hel\\*'"):
         verify_image(path, [])
     trust.add_rule("*", [keypair.fingerprint])  # later rules never override the first match
-    with pytest.raises(ImageError):
+    with pytest.raises(ImageError, match="policy rule for 'hel\\*'"):
         load_image(path)
 
 
