@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,58 @@ def test_units() -> None:
         parse_size("64 parsecs")
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration("soon")
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wasmforge", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+def test_binary_junk_in_the_manifest_is_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "wasmforge.toml").write_bytes(b"[project]\nname = \"\xff\xfe\x00junk\"\n")
+    with pytest.raises(ManifestError, match=r"wasmforge.toml: is not UTF-8 text \(byte 18 "
+                                            r"is 0xff\); save it as UTF-8 TOML\.$"):
+        load_project(tmp_path)
+    done = _cli("build", str(tmp_path), cwd=tmp_path)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "is not UTF-8 text" in done.stderr and done.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize(("edit", "match"), [
+    ('memory = 12', r"'capabilities.limits.memory' is invalid: 12 has no unit; write a size "
+                    r"such as \"64MiB\""),
+    ('memory = "12"', r"'capabilities.limits.memory' is invalid: '12' is not a size"),
+    ('memory = "12B"', r"'12B' is below 1MiB, too little for any guest to start in"),
+    ('memory = "8GiB"', r"'8GiB' is above 4GiB, more than a wasm32 memory can hold"),
+    ('timeout = "99999999999999999999s"',
+     r"'99999999999999999999s' is longer than the longest cap, 168h \(a week\)"),
+    ('fuel = 99999999999999999999999', r"'capabilities.limits.fuel' must be between 1 and"),
+])
+def test_limits_out_of_range_are_refused(tmp_path: Path, edit: str, match: str) -> None:
+    key = edit.split(" =")[0]
+    text = "\n".join(edit if line.startswith(f"{key} =") else line
+                     for line in GOOD.splitlines())
+    write(tmp_path, text)
+    with pytest.raises(ManifestError, match=match):
+        load_project(tmp_path)
+
+
+@pytest.mark.parametrize(("value", "match"), [
+    (float("nan"), "not NaN"), (float("inf"), "longer than the longest cap"),
+    (-1.0, "must be positive"), (0.0, "must be positive"),
+])
+def test_durations_must_be_finite_and_positive(value: float, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        parse_duration(value)
+
+
+def test_fuzz_findings_are_one_sentence(tmp_path: Path) -> None:
+    # found by fuzz/fuzz_manifest.py: a list where a duration goes, and deep nesting
+    write(tmp_path, GOOD.replace('timeout = "1500ms"', "timeout = []"))
+    with pytest.raises(ManifestError, match=r"'capabilities.limits.timeout' is invalid: "
+                                            r"expected a duration such as \"10s\", not list"):
+        load_project(tmp_path)
+    write(tmp_path, GOOD + "deep = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ManifestError, match="nests arrays or tables too deeply to be a "
+                                            "manifest; flatten it"):
+        load_project(tmp_path)

@@ -122,7 +122,8 @@ def build(
 
     with _Progress(enabled=not json_out) as progress:
         result = build_project(dir, sign_key=sign_key, hyperlight=hyperlight,
-                               progress=progress.step, verbose=verbose)
+                               progress=progress.step, verbose=verbose,
+                               notice=lambda m: _notice(f"warning: {m}"))
     if json_out:
         _print_json(result.to_json())
         return

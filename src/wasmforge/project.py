@@ -6,6 +6,7 @@ fixes manifests in an editor, not in a traceback.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -94,23 +95,27 @@ class Project:
 # ---------------------------------------------------------------- human units
 
 _SIZE_UNITS = {
-    "": 1, "b": 1,
+    "b": 1,
     "kb": 1000, "mb": 1000**2, "gb": 1000**3,
     "kib": 1024, "mib": 1024**2, "gib": 1024**3,
     "k": 1024, "m": 1024**2, "g": 1024**3,
 }
 _TIME_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 _QUANTITY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+# A wasm32 memory cannot grow past 4 GiB; below 1 MiB not even a C hello instantiates.
+MIN_MEMORY = 1024**2
+MAX_MEMORY = 4 * 1024**3
+# Beyond a week a cap means nothing, and far beyond it the clocks' integers overflow.
+MAX_DURATION_S = 7 * 24 * 3600.0
+MAX_FUEL = 2**63 - 1  # wasmtime counts fuel in a u64
 
 
 def parse_size(value: str | int) -> int:
-    """'64MiB' -> 67108864. Raises ValueError with the accepted forms."""
-    if isinstance(value, bool):
-        raise ValueError("expected a size such as \"64MiB\", not a boolean")
-    if isinstance(value, int):
-        if value <= 0:
-            raise ValueError("a size must be positive")
-        return value
+    """'64MiB' -> 67108864. The unit is required, so that 12 is never taken as 12 bytes.
+    Raises ValueError with the accepted forms."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f"{value!r} has no unit; write a size such as \"64MiB\" "
+                         "(B, KiB, MiB or GiB)")
     match = _QUANTITY_RE.match(value)
     unit = match.group(2).lower() if match else None
     if not match or unit not in _SIZE_UNITS:
@@ -121,20 +126,36 @@ def parse_size(value: str | int) -> int:
     return size
 
 
+def parse_memory(value: str | int) -> int:
+    """A memory cap: a size between MIN_MEMORY and MAX_MEMORY."""
+    size = parse_size(value)
+    if size < MIN_MEMORY:
+        raise ValueError(f"{value!r} is below 1MiB, too little for any guest to start in")
+    if size > MAX_MEMORY:
+        raise ValueError(f"{value!r} is above 4GiB, more than a wasm32 memory can hold")
+    return size
+
+
 def parse_duration(value: str | int | float) -> float:
     """'10s' -> 10.0, '250ms' -> 0.25. Raises ValueError with the accepted forms."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as \"10s\", not a boolean")
     if isinstance(value, (int, float)):
         seconds = float(value)
+    elif not isinstance(value, str):
+        raise ValueError(f"expected a duration such as \"10s\", not {type(value).__name__}")
     else:
         match = _QUANTITY_RE.match(value)
         unit = match.group(2).lower() if match else None
         if not match or unit not in _TIME_UNITS:
             raise ValueError(f"{value!r} is not a duration; write a number with ms, s, m or h")
         seconds = float(match.group(1)) * _TIME_UNITS[unit]
+    if math.isnan(seconds):
+        raise ValueError("a duration must be a number of seconds, not NaN")
     if seconds <= 0:
         raise ValueError("a duration must be positive")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"{value!r} is longer than the longest cap, 168h (a week)")
     return seconds
 
 
@@ -243,7 +264,15 @@ def load_project(root: Path) -> Project:
             f"no {MANIFEST_NAME} here", where=str(root),
             fix="run `wasmforge new NAME --lang LANG` or build from a project directory",
         )
-    return parse_manifest(path.read_text(encoding="utf-8"), path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        bad = err.object[err.start]
+        raise ManifestError(f"is not UTF-8 text (byte {err.start} is 0x{bad:02x})",
+                            where=str(path), fix="save it as UTF-8 TOML") from None
+    except OSError as err:
+        raise ManifestError(f"cannot be read ({err.strerror or err})", where=str(path)) from None
+    return parse_manifest(text, path)
 
 
 def parse_manifest(text: str, path: Path) -> Project:
@@ -252,6 +281,9 @@ def parse_manifest(text: str, path: Path) -> Project:
     except tomllib.TOMLDecodeError as err:
         raise ManifestError(f"is not valid TOML ({err})", where=str(path),
                             fix="fix the syntax at the line shown") from None
+    except RecursionError:
+        raise ManifestError("nests arrays or tables too deeply to be a manifest",
+                            where=str(path), fix="flatten it") from None
     reader = _Reader(path, text)
     reader.table(data, "", {"project", "build", "capabilities"})
     if "project" not in data:
@@ -361,11 +393,11 @@ def _limits(reader: _Reader, table: Any) -> Limits:
     defaults = Limits()
     memory = defaults.memory_bytes
     if "memory" in table:
-        memory = reader.convert(f"{key}.memory", table["memory"], parse_size)
+        memory = reader.convert(f"{key}.memory", table["memory"], parse_memory)
     timeout = defaults.timeout_s
     if "timeout" in table:
         timeout = reader.convert(f"{key}.timeout", table["timeout"], parse_duration)
     fuel = reader.get(table, key, "fuel", int, None)
-    if fuel is not None and fuel <= 0:
-        raise reader.fail(f"{key}.fuel", "must be positive")
+    if fuel is not None and not 0 < fuel <= MAX_FUEL:
+        raise reader.fail(f"{key}.fuel", f"must be between 1 and {MAX_FUEL}")
     return Limits(memory_bytes=memory, timeout_s=timeout, fuel=fuel)

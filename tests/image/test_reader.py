@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -301,7 +303,7 @@ def test_an_unknown_layer_media_type_is_refused_even_when_signed(
     path = tmp_path / "odd.oci.tar"
     write_layout(path, layout)
     refused(path, "unknown media type 'application/x-shellscript'")
-    with pytest.raises(ImageError):
+    with pytest.raises(ImageError, match="unknown media type .application/x-shellscript."):
         sign_image(path, keypair.private)
 
 
@@ -335,3 +337,44 @@ def test_bytes_entry_point_matches_the_path_one(signed_image: tuple[Path, str], 
     path, digest = signed_image
     loaded = load_image_bytes(path.read_bytes(), trust=[keypair.public])
     assert loaded.digest == digest
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wasmforge", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def _one_sentence(done: subprocess.CompletedProcess[str], phrase: str) -> None:
+    assert done.returncode != 0, done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    lines = [line for line in done.stderr.splitlines()
+             if line.strip() and not line.startswith("warning: --insecure")]
+    assert len(lines) == 1 and phrase in lines[0], done.stderr
+
+
+def test_deeply_nested_index_json_is_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "nested.oci.tar"
+    members = []
+    for name, blob in (("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+                       ("index.json", b"[" * 100_000)):
+        info = tarfile.TarInfo(name)
+        info.size = len(blob)
+        members.append((info, blob))
+    write_tar(path, members)
+    refused(path, "its index.json nests JSON too deeply to be an image's")
+    for command in (["run", str(path), "--insecure-allow-unsigned"], ["inspect", str(path)],
+                    ["verify", str(path)]):
+        _one_sentence(_cli(*command), "nests JSON too deeply")
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.oci.tar"
+    with huge.open("wb") as handle:  # sparse: 5 GiB on paper, nothing on disk
+        handle.truncate(5 * 1024**3)
+    refused(huge, r"is 5368709120 bytes, larger than the 4294967296 bytes an image may have")
+    # under a 1 GiB address-space cap a whole read would fail with MemoryError
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30));"
+            "from wasmforge.cli import main; sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", code, "run", str(huge)], capture_output=True,
+                          text=True, timeout=120)
+    _one_sentence(done, "larger than the 4294967296 bytes an image may have")

@@ -127,7 +127,7 @@ def test_policy_restricts_which_keys_count(signed_image: tuple[Path, str], keypa
     with pytest.raises(ImageError, match="policy rule for 'hel\\*'"):
         verify_image(path, [])
     trust.add_rule("*", [keypair.fingerprint])  # later rules never override the first match
-    with pytest.raises(ImageError):
+    with pytest.raises(ImageError, match="policy rule for 'hel\\*'"):
         load_image(path)
 
 
@@ -174,3 +174,52 @@ def test_a_signature_replayed_from_another_image_is_refused(build_image: Build,
         verify_image(path_b, [keypair.public])
     with pytest.raises(ImageError, match="name another image's digest"):
         load_image(path_b)
+
+
+def test_a_tampered_and_consistently_readdressed_image_fails_the_signature_check(
+        signed_image: tuple[Path, str], keypair) -> None:
+    """The attacker changes the component and then fixes every digest, the index, and the
+    signature payload's `docker-manifest-digest`, so that only the ECDSA signature itself
+    (which needs the private key) can tell: the refusal must come from that check."""
+    from wasmforge.image.layout import (
+        WASM_LAYER_MEDIA_TYPE,
+        OciLayout,
+        canonical_json,
+        descriptor,
+        sig_tag,
+        write_layout,
+    )
+
+    path, digest = signed_image
+    parsed = open_image(path)
+    blobs = parsed.layout.blobs
+    layout = OciLayout()
+    manifest = json.loads(json.dumps(parsed.manifest))
+    for number, layer in enumerate(manifest["layers"]):
+        data = blobs[layer["digest"]]
+        if layer["mediaType"] == WASM_LAYER_MEDIA_TYPE:
+            data = data.replace(b"wasi:cli", b"wasi:cLi", 1)  # the guest, changed
+        manifest["layers"][number] = {**layer, **descriptor(layer["mediaType"], data)}
+        layout.add_blob(data)
+    layout.add_blob(blobs[manifest["config"]["digest"]])
+    [entry] = [m for m in parsed.layout.manifests if m["digest"] == digest]
+    new_digest = layout.add_manifest(manifest, entry["annotations"]
+                                     ["org.opencontainers.image.ref.name"])
+    signatures = json.loads(json.dumps(parsed.signatures))
+    [sig_layer] = signatures["layers"]
+    payload = json.loads(blobs[sig_layer["digest"]])
+    payload["critical"]["image"]["docker-manifest-digest"] = new_digest
+    payload_bytes = canonical_json(payload)
+    signatures["layers"] = [{**sig_layer, **descriptor(sig_layer["mediaType"], payload_bytes)}]
+    layout.add_blob(payload_bytes)
+    layout.add_blob(blobs[signatures["config"]["digest"]])
+    layout.add_manifest(signatures, sig_tag(new_digest))  # the old signature, re-addressed
+    write_layout(path, layout)
+
+    assert open_image(path).digest == new_digest  # every digest and size is consistent
+    sentence = "the image's signature was made by no key trusted by the keys given"
+    with pytest.raises(ImageError, match=sentence):
+        verify_image(path, [keypair.public])
+    with pytest.raises(ImageError, match="the image's signature was made by no key trusted "
+                                         "by the trust store"):
+        load_image(path)

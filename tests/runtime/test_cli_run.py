@@ -38,7 +38,12 @@ def test_auto_says_which_tier(image: Path, capfd: pytest.CaptureFixture[str]) ->
     (["--env", "NOPE=1"], "--env NOPE is not declared by the image"),
     (["--mount", "/tmp:/etc"], "which the image does not declare"),
     (["--isolation", "vm"], "--isolation 'vm' is not a tier"),
-    (["--timeout", "999"], "above the image's cap"),
+    (["--timeout", "999"], "--timeout 999 is above the image's cap of 3 s"),
+    (["--timeout", "nan"], "--timeout nan is invalid: a duration must be a number of seconds, "
+                           "not NaN"),
+    (["--timeout", "inf"], "--timeout inf is invalid: inf is longer than the longest cap"),
+    (["--timeout=-2"], "--timeout -2 is invalid: a duration must be positive"),
+    (["--memory", "12"], "--memory '12' is invalid: '12' is not a size"),
 ])
 def test_refusals_are_one_sentence_without_traceback(image: Path, argv: list[str], phrase: str,
                                                      capfd: pytest.CaptureFixture[str]) -> None:
@@ -88,17 +93,18 @@ def test_bench_table(image: Path, capfd: pytest.CaptureFixture[str]) -> None:
 def test_guest_blocked_in_a_host_call_is_stopped_at_the_cap(image: Path, tier: str) -> None:
     import subprocess
     import sys
-    import time
 
-    started = time.monotonic()
+    # the 60 s timeout only guards against a hang; timing is benchmarks/timecap.py's
     done = subprocess.run([sys.executable, "-m", "wasmforge", "run", str(image), "--isolation",
                            tier, "--timeout", "0.5", "--", "sleep", "30"],
                           capture_output=True, text=True, timeout=60)
-    elapsed = time.monotonic() - started
     assert done.returncode == 1
     assert done.stdout == "sleeping\n"
-    assert "wall-time cap of 0.5 s" in done.stderr and "Traceback" not in done.stderr
-    assert elapsed < 10
+    said = {"wasm": "error: the guest ran past its wall-time cap of 0.5 s while waiting in a "
+                    "host call, and wasmforge stopped it.",
+            "process": "error: the guest ran past its wall-time cap of 0.5 s and its sandbox "
+                       "was killed."}[tier]
+    assert done.stderr.strip().splitlines()[-1] == said and "Traceback" not in done.stderr
 
 
 def test_bench_never_runs_a_tier_below_the_images_minimum(make_image: MakeImage, guest: bytes,

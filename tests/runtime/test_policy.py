@@ -60,8 +60,32 @@ def test_limits_narrow_never_widen() -> None:
         resolve(CAPS, OperatorFlags(fuel=2000))
     with pytest.raises(CapabilityError, match="--memory 'lots' is invalid"):
         resolve(CAPS, OperatorFlags(memory="lots"))
-    with pytest.raises(CapabilityError, match="--timeout"):
+    with pytest.raises(CapabilityError, match=r"^--timeout -1 is invalid: a duration must be "
+                                              r"positive; give a positive number of seconds\.$"):
         resolve(CAPS, OperatorFlags(timeout_s=-1))
+
+
+@pytest.mark.parametrize(("flags", "sentence"), [
+    (OperatorFlags(timeout_s=float("nan")),
+     "--timeout nan is invalid: a duration must be a number of seconds, not NaN; give a "
+     "positive number of seconds."),
+    (OperatorFlags(timeout_s=float("inf")),
+     "--timeout inf is invalid: inf is longer than the longest cap, 168h (a week); give a "
+     "positive number of seconds."),
+    (OperatorFlags(timeout_s=0.0),
+     "--timeout 0 is invalid: a duration must be positive; give a positive number of "
+     "seconds."),
+    (OperatorFlags(memory="12"),
+     "--memory '12' is invalid: '12' is not a size; write a number with B, KiB, MiB or GiB."),
+    (OperatorFlags(memory="12B"),
+     "--memory '12B' is invalid: '12B' is below 1MiB, too little for any guest to start in."),
+    (OperatorFlags(fuel=2**64),
+     f"--fuel must be between 1 and {2**63 - 1}."),
+])
+def test_absurd_limits_are_refused_with_one_sentence(flags: OperatorFlags, sentence: str) -> None:
+    with pytest.raises(CapabilityError) as caught:
+        resolve(CAPS, flags)
+    assert str(caught.value) == sentence
 
 
 def test_imports_of_ungranted_clocks_or_random_are_refused() -> None:

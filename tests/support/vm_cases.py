@@ -8,7 +8,10 @@ DIR holds what tests/guest/test_hyperlight_vm.py built on a host with the toolch
 and `input/note.txt`. Run where Hyperlight VMs boot (a real KVM/MSHV host, or
 tests/support/nested_kvm.py); needs only wasmforge and the backend, no toolchain. Each case runs
 `wasmforge` in its own process; the results are printed as one JSON object between
-RESULTS_BEGIN and RESULTS_END, for the test to judge.
+RESULTS_BEGIN and RESULTS_END, for the test to judge. The `escape_*` cases try `..`, host
+symlinks, host paths and writes past the mounts, around a host file holding SECRET; the
+script judges their content itself (`escape_problems`: what reached the guest or landed on
+the host), because only it can look at the host the VM ran on.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,64 @@ RESULTS_BEGIN, RESULTS_END = "=== vm-cases results", "=== vm-cases end"
 CASE_TIMEOUT_S = 120  # a case is a few seconds even in emulation
 
 
-def cases(d: Path, output: Path) -> dict[str, list[str]]:
+SECRET = "vm-cases-host-secret-40d7"  # the content no escape case may show
+
+
+@dataclass(frozen=True)
+class Bait:
+    """Host files around the mounts that an escaping guest would reach."""
+
+    root: Path  # holds secret.txt beside the two mounts
+    ro: Path  # mounted read-only at /input; holds `outward` -> ../secret.txt
+    rw: Path  # mounted read-write at /output
+
+
+def bait() -> Bait:
+    root = Path(tempfile.mkdtemp(prefix="vm-cases-bait-"))
+    (root / "secret.txt").write_text(SECRET)
+    ro, rw = root / "ro", root / "rw"
+    ro.mkdir()
+    rw.mkdir()
+    (ro / "note.txt").write_text("inside")
+    (ro / "outward").symlink_to("../secret.txt")
+    (ro / "absolute").symlink_to(root / "secret.txt")
+    return Bait(root, ro, rw)
+
+
+def escape_cases(hv: list[str], b: Bait) -> dict[str, list[str]]:
+    mounts = ["--mount", f"{b.ro}:/input:ro", "--mount", f"{b.rw}:/output"]
+    return {f"escape_{name}": [*hv, *mounts, "--", *argv] for name, argv in {
+        "dotdot_ro": ["read", "/input/../secret.txt"],
+        "dotdot_rw": ["read", "/output/../secret.txt"],
+        "host_link": ["read", "/input/outward"],
+        "host_link_absolute": ["read", "/input/absolute"],
+        "host_path": ["read", str(b.root / "secret.txt")],
+        "etc": ["read", "/etc/passwd"],
+        "write_ro": ["write", "/input/planted.txt"],
+        "write_dotdot": ["write", "/output/../planted.txt"],
+    }.items()}
+
+
+def escape_problems(results: dict[str, Any], b: Bait) -> list[str]:
+    """What an escape case showed or left on the host; empty when every case held."""
+    host_passwd = Path("/etc/passwd").read_text().splitlines()[0]
+    problems = []
+    for name, case in results.items():
+        if not name.startswith("escape_"):
+            continue
+        said = case["stdout"] + case["stderr"]
+        verb = "write" if "write" in name else "read"
+        if case["exit"] in (0, None) or not case["stdout"].startswith(f"{verb} denied: "):
+            problems.append(f"{name}: not denied (exit {case['exit']}): {said[:200]!r}")
+        if SECRET in said or host_passwd in said:
+            problems.append(f"{name}: host content reached the guest")
+    for planted in (b.ro / "planted.txt", b.root / "planted.txt"):
+        if planted.exists():
+            problems.append(f"a guest wrote {planted} on the host")
+    return problems
+
+
+def cases(d: Path, output: Path, b: Bait | None = None) -> dict[str, list[str]]:
     image, key = str(d / "tools.oci.tar"), str(d / "key.pub")
     hv = [image, "--trust", key, "--isolation", "hypervisor"]
     process = [image, "--trust", key, "--isolation", "process"]
@@ -57,6 +118,8 @@ def cases(d: Path, output: Path) -> dict[str, list[str]]:
     # The same image in the process tier: what the VM must agree with.
     for name in ("hello", "exit", "fail", "trap"):
         run[f"{name}_process"] = [*process, *run[name][len(hv):]]
+    if b is not None:
+        run.update(escape_cases(hv, b))
     return {name: ["run", *argv] for name, argv in run.items()}
 
 
@@ -117,7 +180,8 @@ def main() -> int:
     results["doctor"] = {**doctor, "tiers": json.loads(doctor["stdout"])["tiers"]
                          if doctor["exit"] == 0 else None}
     output = Path(tempfile.mkdtemp(prefix="vm-cases-output-"))
-    for name, argv in cases(d, output).items():
+    b = bait()
+    for name, argv in cases(d, output, b).items():
         results[name] = run_cli(argv, env)
         print(f"vm-cases: {name}: exit {results[name]['exit']} "
               f"in {results[name]['ms']} ms", file=sys.stderr, flush=True)
@@ -126,6 +190,10 @@ def main() -> int:
     results["tool_calls"] = (d / "calls.log").read_text().splitlines() \
         if (d / "calls.log").exists() else []
     results["backend"] = backend_calls(d, 6)
+    # the judge (test_hyperlight_vm.py) asserts this list is empty
+    results["escape_problems"] = escape_problems(results, b)
+    if SECRET in (results["read_host"]["stdout"] + results["read_host"]["stderr"]):
+        results["escape_problems"].append("read_host: host content reached the guest")
     print(RESULTS_BEGIN)
     print(json.dumps(results))
     print(RESULTS_END)

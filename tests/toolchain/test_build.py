@@ -99,3 +99,67 @@ def test_cli_json_and_noop_rebuild(c_project: Path, isolated_home: Path) -> None
     assert not first["cached"] and second["cached"]
     assert first["digest"] == second["digest"]
     assert first["steps"]["compile"] > 0
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wasmforge", *args], capture_output=True,
+                          text=True, env={**os.environ, **env}, timeout=600)
+
+
+def _cache_entry(isolated_home: Path) -> Path:
+    entries = [p for p in (isolated_home / "builds").iterdir() if not p.name.startswith(".")]
+    assert len(entries) == 1
+    return entries[0]
+
+
+@pytest.mark.parametrize(("damage", "why"), [
+    ("image", "its image.oci.tar does not hash to what was stored"),
+    ("component", "its component.wasm does not hash to what was stored"),
+    ("result", "its result.json is unreadable"),
+])
+def test_a_damaged_cache_entry_is_discarded_and_rebuilt(c_project: Path, isolated_home: Path,
+                                                        damage: str, why: str) -> None:
+    first = build_project(c_project)
+    entry = _cache_entry(isolated_home)
+    if damage == "image":
+        data = bytearray((entry / "image.oci.tar").read_bytes())
+        data[len(data) // 2] ^= 0x01
+        (entry / "image.oci.tar").write_bytes(bytes(data))
+    elif damage == "component":
+        (entry / "component.wasm").write_bytes(first.component.read_bytes() + b"\0tampered")
+    else:
+        (entry / "result.json").write_bytes(b"\x00{junk")
+    (c_project / "build" / ".wasmforge-build.json").unlink()  # build/ no longer says current
+    done = _cli("build", str(c_project))
+    assert done.returncode == 0, done.stderr
+    assert f"warning: the cached build {entry} was damaged ({why}); discarded it and building " \
+           "again." in done.stderr
+    assert "up to date" not in done.stderr and "Traceback" not in done.stderr
+    assert first.component.read_bytes() == (entry / "component.wasm").read_bytes()
+    rebuilt = build_project(c_project)
+    assert rebuilt.digest == first.digest and rebuilt.component.read_bytes()[-8:] != b"tampered"
+
+
+def test_a_killed_builds_work_folder_is_removed_by_the_next_build(
+        c_project: Path, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    proc = subprocess.Popen([sys.executable, "-m", "wasmforge", "build", str(c_project)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(temp.glob("wasmforge-hello-*/.wasmforge-build.lock")):
+        assert time.monotonic() < deadline and proc.poll() is None, "no work folder appeared"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    left = list(temp.glob("wasmforge-hello-*"))
+    assert len(left) == 1
+    other = tmp_path / "other"
+    scaffold("other", "c", other)
+    assert _cli("build", str(other), TMPDIR=str(temp)).returncode == 0
+    assert not left[0].exists()
+    assert list(temp.glob("wasmforge-*")) == []

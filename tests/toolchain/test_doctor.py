@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from wasmforge.guest import hyperlight as guest
+from wasmforge.languages import get_driver
 from wasmforge.project import LANGUAGES
 from wasmforge.runtime.probe import probe_hypervisor
 
@@ -26,7 +27,13 @@ def test_doctor_json_covers_languages_tiers_and_packaging() -> None:
     report = json.loads(done.stdout)
     assert [row["language"] for row in report["languages"]] == list(LANGUAGES)
     for row in report["languages"]:
-        assert row["usable"] or row["problem"] or row["remedy"], row
+        state = get_driver(row["language"]).status()
+        assert row["usable"] == state.usable, row  # what the build itself would find
+        if row["usable"]:
+            assert row["problem"] == "" and row["versions"], row
+        else:
+            assert row["problem"] == state.problem and row["remedy"] == state.remedy, row
+            assert row["problem"] and row["remedy"], row
     assert [row["tier"] for row in report["tiers"]] == ["hypervisor", "process", "wasm"]
     hypervisor = report["tiers"][0]
     probed = probe_hypervisor()
@@ -54,3 +61,13 @@ def test_doctor_prints_three_tables() -> None:
     assert done.returncode == 0, done.stderr
     for title in ("languages", "isolation tiers", "packaging"):
         assert title in done.stdout
+
+
+def test_without_toolchains_every_cached_language_names_its_install_command(
+        tmp_path: Path) -> None:
+    done = doctor("--json", env={"WASMFORGE_TOOLCHAINS": str(tmp_path / "empty")})
+    assert done.returncode == 0, done.stderr
+    rows = {row["language"]: row for row in json.loads(done.stdout)["languages"]}
+    for language in ("c", "go", "python", "javascript"):  # their toolchains live in the cache
+        assert rows[language]["usable"] is False, rows[language]
+        assert f"wasmforge toolchain install {language}" in rows[language]["remedy"]

@@ -87,6 +87,9 @@ def from_json(data: bytes | str) -> Capabilities:
     except (ValueError, UnicodeDecodeError) as err:
         raise ImageError(f"the capabilities layer is not JSON ({err})",
                          fix="rebuild the image with `wasmforge build`") from None
+    except RecursionError:
+        raise ImageError("the capabilities layer nests JSON too deeply",
+                         fix="rebuild the image with `wasmforge build`") from None
     marker = _validated_marker(data.encode() if isinstance(data, str) else data)
     if marker.is_file():
         return _capabilities(doc)

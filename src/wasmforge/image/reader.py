@@ -167,6 +167,8 @@ def _json(data: bytes, where: str, what: str) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise _fail(where, f"its {what} is not JSON") from None
+    except RecursionError:  # e.g. 100,000 nested '[': no image nests that deep
+        raise _fail(where, f"its {what} nests JSON too deeply to be an image's") from None
 
 
 def _descriptor(desc: Any, blobs: dict[str, bytes], where: str, what: str,
@@ -306,13 +308,31 @@ def parse_image_bytes(data: bytes, where: str = "image") -> ParsedImage:
 def open_image(path: Path) -> ParsedImage:
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            return parse_image_bytes(_read_bounded(handle, path), str(path))
     except FileNotFoundError:
         raise ImageError(f"image {path} does not exist",
                          fix="build one with `wasmforge build` or pull one") from None
+    except IsADirectoryError:
+        raise ImageError(f"image {path} is a directory, not an .oci.tar file") from None
     except OSError as err:
-        raise ImageError(f"cannot read image {path} ({err.strerror})") from None
-    return parse_image_bytes(data, str(path))
+        raise ImageError(f"cannot read image {path} ({err.strerror or err})") from None
+
+
+def _read_bounded(handle: io.BufferedReader, path: Path) -> bytes:
+    """The file's bytes, refusing one larger than MAX_IMAGE_BYTES before reading it."""
+    import os
+    import stat
+
+    info = os.fstat(handle.fileno())
+    if stat.S_ISREG(info.st_mode) and info.st_size > MAX_IMAGE_BYTES:
+        raise _fail(str(path), f"is {info.st_size} bytes, larger than the "
+                               f"{MAX_IMAGE_BYTES} bytes an image may have", "refuse it")
+    data = handle.read(MAX_IMAGE_BYTES + 1)  # a pipe or device has no size to check first
+    if len(data) > MAX_IMAGE_BYTES:
+        raise _fail(str(path), f"holds more than the {MAX_IMAGE_BYTES} bytes an image may "
+                               "have", "refuse it")
+    return data
 
 
 def load_image(path: Path, *, trust: Sequence[Path] = (),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wasmforge.errors import CapabilityError
-from wasmforge.project import Capabilities, parse_duration, parse_size
+from wasmforge.project import MAX_FUEL, Capabilities, parse_duration, parse_memory
 from wasmforge.runtime.backend import Grants, Preopen, RunLimits
 
 NETWORK_NOTICE = (
@@ -111,16 +111,17 @@ def limits(caps: Capabilities, flags: OperatorFlags) -> RunLimits:
     declared = caps.limits
     memory = declared.memory_bytes
     if flags.memory is not None:
-        memory = int(_narrowed("--memory", flags.memory, flags.memory, parse_size, memory,
-                               f"{memory // (1024 * 1024)} MiB"))
+        memory = int(_narrowed("--memory", flags.memory, repr(flags.memory), flags.memory,
+                               parse_memory, memory, f"{memory // (1024 * 1024)} MiB"))
     timeout = declared.timeout_s
     if flags.timeout_s is not None:
-        timeout = _narrowed("--timeout", flags.timeout_s, f"{flags.timeout_s:g}",
-                            parse_duration, timeout, f"{timeout:g} s")
+        shown = f"{flags.timeout_s:g}"
+        timeout = _narrowed("--timeout", flags.timeout_s, shown, shown, parse_duration,
+                            timeout, f"{timeout:g} s", fix="give a positive number of seconds")
     fuel = declared.fuel
     if flags.fuel is not None:
-        if flags.fuel <= 0:
-            raise CapabilityError("--fuel must be positive")
+        if not 0 < flags.fuel <= MAX_FUEL:
+            raise CapabilityError(f"--fuel must be between 1 and {MAX_FUEL}")
         if fuel is not None and flags.fuel > fuel:
             raise CapabilityError(f"--fuel {flags.fuel} is above the image's cap of {fuel}",
                                   fix="ask for the same or less")
@@ -128,13 +129,13 @@ def limits(caps: Capabilities, flags: OperatorFlags) -> RunLimits:
     return RunLimits(memory_bytes=memory, timeout_s=timeout, fuel=fuel)
 
 
-def _narrowed(flag: str, given: Any, shown: str, parse: Callable[[Any], float], cap: float,
-              cap_text: str) -> float:
+def _narrowed(flag: str, given: Any, quoted: str, shown: str, parse: Callable[[Any], float],
+              cap: float, cap_text: str, fix: str = "") -> float:
     """An operator's limit flag, parsed, and never above the image's cap."""
     try:
         asked = parse(given)
     except ValueError as err:
-        raise CapabilityError(f"{flag} {given!r} is invalid: {err}") from None
+        raise CapabilityError(f"{flag} {quoted} is invalid: {err}", fix=fix) from None
     if asked > cap:
         raise CapabilityError(f"{flag} {shown} is above the image's cap of {cap_text}",
                               fix="ask for the same or less")

@@ -18,6 +18,7 @@ from wasmforge.runtime.backend import Invocation, RunOutcome, Stdio
 
 Notice = Callable[[str], None]
 _WATCHDOG_GRACE_S = 1.0
+_WATCHDOG_CONFIRM_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def run_image(request: RunRequest, notice: Notice) -> int:
     """Run an image as `wasmforge run` does; returns the exit code.
 
     One run per process: in a tier whose wall-time cap does not bound host calls (wasm), a
-    guest still blocked in a host call past its cap ends the whole process (see _watchdog).
+    guest still blocked in a host call past its cap ends the whole process (see _Watchdog).
     """
     image = load(request, notice)
     invocation = invocation_for(image, request, notice)
@@ -52,7 +53,7 @@ def run_image(request: RunRequest, notice: Notice) -> int:
         notice(line)
     watchdog = None
     if not backend.bounds_host_calls:
-        watchdog = _watchdog(invocation.limits.timeout_s, notice)
+        watchdog = _Watchdog(invocation.limits.timeout_s, notice)
     try:
         outcome = backend.run(invocation)
     finally:
@@ -62,20 +63,34 @@ def run_image(request: RunRequest, notice: Notice) -> int:
     return outcome.exit_code
 
 
-def _watchdog(timeout_s: float, notice: Notice) -> threading.Timer:
+class _Watchdog:
     """The wasm tier's wall-time cap covers wasm code only (epoch interruption); a guest
     blocked in a host call (a sleep, a read of stdin) is beyond its reach. `run_image`
-    serves one run per process, so past the cap plus a grace second it ends the process."""
-    def expire() -> None:
-        notice(f"error: the guest ran past its wall-time cap of {timeout_s:g} s while waiting "
-               "in a host call, and wasmforge stopped it.")
+    serves one run per process, so past the cap plus a grace second it ends the process,
+    after making sure the guest really is outside wasm code: it brings the epoch up to real
+    time and gives a guest running wasm the moment it needs to stop on its own."""
+
+    def __init__(self, timeout_s: float, notice: Notice) -> None:
+        self.timeout_s, self.notice = timeout_s, notice
+        self.finished = threading.Event()
+        self.timer = threading.Timer(timeout_s + _WATCHDOG_GRACE_S, self.expire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def expire(self) -> None:
+        from wasmforge.runtime.engine import catch_up_all
+
+        catch_up_all()
+        if self.finished.wait(_WATCHDOG_CONFIRM_S):
+            return  # it was in wasm code, and the epoch stopped it; the run reports that
+        self.notice(f"error: the guest ran past its wall-time cap of {self.timeout_s:g} s "
+                    "while waiting in a host call, and wasmforge stopped it.")
         sys.stderr.flush()
         os._exit(1)
 
-    timer = threading.Timer(timeout_s + _WATCHDOG_GRACE_S, expire)
-    timer.daemon = True
-    timer.start()
-    return timer
+    def cancel(self) -> None:
+        self.finished.set()
+        self.timer.cancel()
 
 
 def load(request: RunRequest, notice: Notice) -> LoadedImage:

@@ -116,6 +116,10 @@ class Worker:
             self.connector = Connector(host_end, shape.network)
             worker_args += [str(sandbox_end.fileno()), json.dumps(
                 [{"host": e.host, "port": e.port, "address": e.address} for e in shape.network])]
+        from wasmforge.runtime import linkguard
+
+        if linkguard.installed():  # its listener is inherited: it supervises the worker too
+            extra += ["--setenv", linkguard.HOST_GUARD, "1"]
         argv = [BWRAP, *bwrap_args(shape, extra), "--seccomp", str(program),
                 sys.executable, "-I", "-S", "-c", _worker_boot(), *worker_args]
         try:

@@ -47,4 +47,18 @@ class WasmBackend(Backend):
     def run(self, invocation: Invocation) -> RunOutcome:
         from wasmforge.runtime.instance import execute
 
-        return execute(invocation)
+        writable = [p.host for p in invocation.grants.preopens if not p.read_only]
+        if not writable:
+            return execute(invocation)
+        from wasmforge.runtime import linkguard
+
+        why = linkguard.install()
+        if why:
+            return RunOutcome(1, "denied", f"{why}, so the wasm tier cannot stop a guest from "
+                              "planting a symlink that leads out of its writable mount; mount "
+                              "it read-only or use --isolation process")
+        linkguard.guard(writable)
+        try:
+            return execute(invocation)
+        finally:
+            linkguard.unguard(writable)

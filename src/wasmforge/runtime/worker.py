@@ -63,8 +63,12 @@ def confine(data_limit: int) -> None:
     if data_limit > 0:
         resource.setrlimit(resource.RLIMIT_DATA, (data_limit, data_limit))
     _drop_capabilities()
-    from wasmforge.runtime import seccomp
+    from wasmforge.runtime import linkguard, seccomp
 
+    why = linkguard.install()
+    if why and not linkguard.host_guards_us():
+        raise OSError(why)
+    linkguard.guard(["/"])  # every link a guest makes lands in one of its mounts
     seccomp.install(seccomp.worker_filter())
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -59,7 +58,9 @@ class BuildResult:
 
 
 def build_project(root: Path, *, sign_key: Path | None = None, hyperlight: bool = False,
-                  progress: Progress | None = None, verbose: bool = False) -> BuildResult:
+                  progress: Progress | None = None, verbose: bool = False,
+                  notice: Progress | None = None) -> BuildResult:
+    """`notice` hears what the user must know (a damaged cache entry was rebuilt)."""
     started = time.perf_counter()
     say = progress or (lambda _message: None)
     project = load_project(root)
@@ -81,7 +82,7 @@ def build_project(root: Path, *, sign_key: Path | None = None, hyperlight: bool 
         return _result(project, entry_result, key, cached=True, signed=signer is not None,
                        started=started)
 
-    entry = cache.lookup(key)
+    entry = cache.lookup(key, notice)
     cached = entry is not None
     if entry is None:
         entry = _build_into_cache(project, driver, key, sources, toolchains, hyperlight,
@@ -105,8 +106,8 @@ def _build_into_cache(project: Project, driver: LanguageDriver, key: str,
                       say: Progress, verbose: bool) -> cache.CacheEntry:
     build_started = _epoch()
     steps: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix=f"wasmforge-{project.name}-") as tmp:
-        work = Path(tmp)
+    cache.sweep_stale()  # folders of builds that were killed
+    with cache.work_dir(project.name) as work:
         say(f"compiling {project.language}")
         with _timed(steps, "compile"):
             output = driver.build(project, BuildContext(work_dir=work / "driver",

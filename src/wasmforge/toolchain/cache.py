@@ -9,12 +9,14 @@ also rebuilds with no toolchain call.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,9 @@ from wasmforge.paths import home
 COMPONENT = "component.wasm"
 IMAGE = "image.oci.tar"
 RESULT = "result.json"
+# result.json's own record of the outputs' hashes, checked on every lookup
+HASHES = "outputs"
+WORK_LOCK = ".wasmforge-build.lock"
 
 
 def sha256_file(path: Path) -> str:
@@ -64,17 +69,53 @@ class CacheEntry:
         return self.directory / IMAGE
 
     def result(self) -> dict[str, object]:
-        return json.loads((self.directory / RESULT).read_text())
+        data = json.loads((self.directory / RESULT).read_text())
+        if not isinstance(data, dict):
+            raise ValueError("result.json is not a JSON object")
+        return data
+
+    def damage(self) -> str:
+        """Why this entry cannot be used as it is ("" when it can)."""
+        try:
+            result = self.result()
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            return f"its {RESULT} is unreadable"
+        hashes = result.get(HASHES)
+        fields = (("digest", str), ("component_size", int))
+        if not isinstance(hashes, dict) or not all(isinstance(result.get(k), t)
+                                                   for k, t in fields):
+            return f"its {RESULT} lacks the fields this wasmforge records"
+        for name in (COMPONENT, IMAGE):
+            try:
+                actual = sha256_file(self.directory / name)
+            except OSError:
+                return f"its {name} is missing"
+            if hashes.get(name) != actual:
+                return f"its {name} does not hash to what was stored"
+        return ""
+
+
+Discarded = Callable[[str], None]
 
 
 def builds_dir() -> Path:
     return home() / "builds"
 
 
-def lookup(key: str) -> CacheEntry | None:
+def lookup(key: str, discarded: Discarded | None = None) -> CacheEntry | None:
+    """The cached entry for `key`, checked; a damaged one is removed (and reported to
+    `discarded` in one sentence), so that the caller builds it afresh."""
     entry = CacheEntry(builds_dir() / key)
-    complete = all((entry.directory / name).is_file() for name in (COMPONENT, IMAGE, RESULT))
-    return entry if complete else None
+    if not entry.directory.is_dir():
+        return None
+    why = entry.damage()
+    if not why:
+        return entry
+    shutil.rmtree(entry.directory, ignore_errors=True)
+    if discarded is not None:
+        discarded(f"the cached build {entry.directory} was damaged ({why}); "
+                  "discarded it and building again.")
+    return None
 
 
 def store(key: str, component: Path, image: Path, result: Mapping[str, object]) -> CacheEntry:
@@ -84,7 +125,9 @@ def store(key: str, component: Path, image: Path, result: Mapping[str, object]) 
     staging = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=root))
     shutil.move(component, staging / COMPONENT)
     shutil.move(image, staging / IMAGE)
-    (staging / RESULT).write_text(json.dumps(dict(result), indent=2, sort_keys=True))
+    hashes = {name: sha256_file(staging / name) for name in (COMPONENT, IMAGE)}
+    (staging / RESULT).write_text(json.dumps({**result, HASHES: hashes}, indent=2,
+                                             sort_keys=True))
     final = root / key
     try:
         os.rename(staging, final)
@@ -104,3 +147,28 @@ def install_copy(source: Path, dest: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def work_dir(name: str) -> Iterator[Path]:
+    """A temporary folder `wasmforge-NAME-*` for one build, locked while the build runs, so
+    that `sweep_stale` can tell a killed build's leftovers from a running build's folder."""
+    with tempfile.TemporaryDirectory(prefix=f"wasmforge-{name}-") as tmp, \
+            (Path(tmp) / WORK_LOCK).open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield Path(tmp)
+
+
+def sweep_stale(parent: Path | None = None) -> list[Path]:
+    """Remove the work folders of builds that were killed (their lock is free); returns them."""
+    removed: list[Path] = []
+    root = Path(parent or tempfile.gettempdir())
+    for lock_path in root.glob(f"wasmforge-*/{WORK_LOCK}"):
+        try:
+            with lock_path.open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(lock_path.parent, ignore_errors=True)
+                removed.append(lock_path.parent)
+        except OSError:  # held: a build is running there; or already gone
+            continue
+    return removed
