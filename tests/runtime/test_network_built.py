@@ -161,6 +161,7 @@ def test_js_fetch_in_the_process_tier_reaches_the_allow_list_only(
     for url in unlisted:
         assert f"fetch {url} failed: {FETCH_ERROR}\n" in ran.stdout
     assert SECRET not in ran.stdout and "unlisted" not in servers.connections
+    assert "wasi:sockets" not in ran.stderr  # fetch goes over wasi:http: no sockets note
     assert ran.returncode == 1  # the program's status 3 (failures) arrives as WASI's failure
 
 
@@ -195,7 +196,10 @@ def test_python_in_the_process_tier_resolves_listed_names_but_opens_no_socket(
         home: Path, build: Build, servers: Servers) -> None:
     image = build("net_py", (f"tcp://localhost:{servers.echo}",
                              f"http://localhost:{servers.http}"))
-    assert _py(home, image, "process", "lookup", "localhost") == "resolved 127.0.1.1\n"
+    ran = _run(home, image, "process", "lookup", "localhost")
+    assert ran.stdout == "resolved 127.0.1.1\n"
+    assert ("the component can connect only through wasi:sockets, and wasmtime-py 50.0.1 "
+            "cannot grant TCP or UDP sockets") in ran.stderr
     assert "lookup example.com failed: gaierror" in _py(home, image, "process", "lookup",
                                                         "example.com")
     denied = f"PermissionError errno={EACCES_IN_WASI} [Errno {EACCES_IN_WASI}] Permission denied"

@@ -51,7 +51,7 @@ def run_image(request: RunRequest, notice: Notice) -> int:
     prestart = getattr(backend, "prestart", None)  # a backend whose sandbox starts slowly
     if prestart is not None:
         prestart(invocation)
-    network_notices(invocation.grants.network, backend.name, notice)
+    network_notices(invocation.grants.network, backend.name, notice, image.wit.imports)
     watchdog = None
     if backend.name == "wasm":
         _compile_first(invocation)
@@ -148,18 +148,21 @@ def for_tier(image: LoadedImage, invocation: Invocation, tier: str) -> Invocatio
     return with_hyperlight_code(image, invocation)
 
 
-def network_notices(entries: tuple[str, ...], tier: str, notice: Notice) -> None:
+def network_notices(entries: tuple[str, ...], tier: str, notice: Notice,
+                    imports: tuple[str, ...] = ()) -> None:
     if not entries:
         return
     if tier == "wasm":
         notice(policy.NETWORK_NOTICE.format(hosts=", ".join(entries)))
         return
     if tier == "process":
-        from wasmforge.runtime.network import plan
+        from wasmforge.runtime.network import plan, sockets_notice
 
         _, skipped = plan(entries)
         if skipped:
             notice(policy.NETWORK_SKIPPED.format(entries=", ".join(skipped)))
+        if said := sockets_notice(imports):
+            notice(said)
 
 
 def component_digest(component: bytes) -> str:
