@@ -87,6 +87,7 @@ class Invocation:
     # Host functions for `grants.tools`: name -> f(args_json) -> result json (raise to fail).
     tools: dict[str, Callable[[str], str]] = field(default_factory=dict)
     verbose: bool = False
+    imports: tuple[str, ...] = ()  # the component's WIT imports, for notices
 
     def to_wire(self) -> bytes:
         """JSON for the process tier's worker. Not on the wire: the component and its

@@ -10,7 +10,11 @@ Sockets are linked but wasmtime's WASI denies every address and name lookup unle
 `inherit_network` is called, and wasi:http is not linked: wasmtime-py offers no per-host
 filter, so in-process (tier wasm) outbound network stays denied. Only a process-tier
 worker, whose network namespace reaches nothing but the allow-list (runtime/network.py),
-grants the host's network and wasi:http.
+grants the host's network and wasi:http. Even there wasi:sockets opens no TCP or UDP
+socket: since wasmtime 48 creating one needs the WASI context's allow_tcp/allow_udp, which
+wasmtime-py 50's C API does not expose (`wasi_config_inherit_network` sets only the address
+check), so a guest's socket() fails with EACCES and outbound network reaches guests through
+wasi:http alone (JavaScript's fetch). Name lookup does work where granted.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import wasmtime
@@ -34,6 +38,18 @@ from wasmforge.runtime.host_tools import TOOLS_INTERFACE, Dispatch, dispatcher
 from wasmforge.runtime.policy import check_imports
 
 _MAX_PREPARED = 64
+# The interfaces Linker.add_wasip2 and add_wasi_http define (at 0.2.12 in wasmtime-py 50).
+_WASIP2 = frozenset(
+    [f"wasi:cli/{name}" for name in ("environment", "exit", "stdin", "stdout", "stderr",
+                                     "terminal-input", "terminal-output", "terminal-stdin",
+                                     "terminal-stdout", "terminal-stderr")]
+    + ["wasi:clocks/wall-clock", "wasi:clocks/monotonic-clock", "wasi:filesystem/types",
+       "wasi:filesystem/preopens", "wasi:io/error", "wasi:io/poll", "wasi:io/streams",
+       "wasi:random/random", "wasi:random/insecure", "wasi:random/insecure-seed"]
+    + [f"wasi:sockets/{name}" for name in ("network", "instance-network", "tcp",
+                                           "tcp-create-socket", "udp", "udp-create-socket",
+                                           "ip-name-lookup")])
+_WASI_HTTP = frozenset({"wasi:http/types", "wasi:http/outgoing-handler"})
 
 
 @dataclass
@@ -68,12 +84,25 @@ def prepare(invocation: Invocation,
             if name.split("@")[0] == TOOLS_INTERFACE:
                 with linker.root() as root, root.add_instance(name) as tools:
                     tools.add_func("dispatch", _host_dispatch)
-        linker.define_unknown_imports_as_traps(component)
+        if not all(_linked(name, http) for name in imports):
+            linker.define_unknown_imports_as_traps(component)
         prepared = _Prepared(linker, _run_index(component, bundle.engine), imports)
         if len(_prepared) >= _MAX_PREPARED:
             _prepared.clear()
         _prepared[key] = prepared
     return bundle, component, prepared
+
+
+def _linked(name: str, http: bool) -> bool:
+    """Whether the linker defines this import. Only when one is missing are the missing ones
+    defined as traps: wasmtime's define_unknown_imports_as_traps also shadows an import that
+    the linker satisfies by semver matching (componentize-js's wasi:http@0.2.10 against
+    wasmtime's 0.2.12) with traps of its exact name."""
+    interface, _, version = name.partition("@")
+    if interface == TOOLS_INTERFACE:
+        return True
+    return version.startswith("0.2.") and (
+        interface in _WASIP2 or (http and interface in _WASI_HTTP))
 
 
 class _Current(threading.local):
@@ -163,7 +192,9 @@ def execute(invocation: Invocation, *, network_confined: bool = False,
         outcome = RunOutcome(code, None if code == 0 else "exit",
                              "" if code == 0 else f"the guest exited with status {code}")
     except wasmtime.WasmtimeError as err:
-        outcome = classify(str(err), limits.timeout_s, limits.memory_bytes, limits.fuel)
+        outcome = _network_hint(
+            classify(str(err), limits.timeout_s, limits.memory_bytes, limits.fuel),
+            bool(invocation.grants.network))
     finally:
         store = None  # free the instance's memory before returning
         _current.dispatch = None
@@ -227,6 +258,17 @@ def classify(text: str, timeout_s: float, memory_bytes: int, fuel: int | None) -
                           "this run does not grant", backtrace)
     return RunOutcome(1, "internal", f"wasmtime stopped the guest: {_last_line(text)}",
                       backtrace)
+
+
+def _network_hint(outcome: RunOutcome, granted: bool) -> RunOutcome:
+    """Say which grant a denied wasi:http call lacks (it is linked only where a process-tier
+    sandbox confines the network to the allow-list)."""
+    if outcome.failure != "denied" or "called wasi:http/" not in outcome.message:
+        return outcome
+    hint = ("; [capabilities] network reaches a guest only in the process tier "
+            "(--isolation process)" if granted else
+            "; add the endpoint to [capabilities] network in wasmforge.toml")
+    return replace(outcome, message=outcome.message + hint)
 
 
 def _backtrace(text: str) -> str:

@@ -71,6 +71,21 @@ def hosts_file(endpoints: tuple[Endpoint, ...]) -> bytes:
 
 
 NSSWITCH = b"hosts: files\n"
+SOCKETS_NOTICE = (
+    "note: the component can connect only through wasi:sockets, and wasmtime-py {version} "
+    "cannot grant TCP or UDP sockets (its C API offers no allow_tcp), so its connections "
+    "fail with EACCES even to the allow-list")
+
+
+def sockets_notice(imports: tuple[str, ...]) -> str | None:
+    """The note for a process-tier run whose guest imports wasi:sockets but not wasi:http
+    (Python's socket, http.client and urllib; see runtime/instance.py for why)."""
+    names = [name.split("@")[0] for name in imports]
+    if "wasi:sockets/tcp-create-socket" not in names or "wasi:http/outgoing-handler" in names:
+        return None
+    from importlib.metadata import version
+
+    return SOCKETS_NOTICE.format(version=version("wasmtime"))
 
 
 # ------------------------------------------------------------------ host side

@@ -21,7 +21,7 @@ from dataclasses import replace
 from wasmforge.runtime import policy, seccomp
 from wasmforge.runtime.backend import Backend, Invocation, RunOutcome, TierName, TierStatus
 from wasmforge.runtime.codecache import compiled_path
-from wasmforge.runtime.network import plan
+from wasmforge.runtime.network import plan, sockets_notice
 from wasmforge.runtime.sandbox import (
     BWRAP,
     SPAWN_TIMEOUT_S,
@@ -50,10 +50,12 @@ class ProcessBackend(Backend):
         return cls(warm=concurrency)
 
     def notices(self, invocation: Invocation) -> list[str]:
-        _, skipped = plan(invocation.grants.network)
-        if not skipped:
+        if not invocation.grants.network:
             return []
-        return [policy.NETWORK_SKIPPED.format(entries=", ".join(skipped))]
+        _, skipped = plan(invocation.grants.network)
+        said = [policy.NETWORK_SKIPPED.format(entries=", ".join(skipped))] if skipped else []
+        sockets = sockets_notice(invocation.imports)
+        return said + ([sockets] if sockets else [])
 
     def available(self) -> TierStatus:
         if self._status is None:

@@ -125,7 +125,7 @@ def invocation_for(image: LoadedImage, request: RunRequest, notice: Notice) -> I
     return Invocation(
         name=image.name, component=image.component, digest=component_digest(image.component),
         grants=grants, limits=limits, stdio=Stdio(), precompiled=precompiled,
-        tools=dict(tools), verbose=request.verbose,
+        tools=dict(tools), verbose=request.verbose, imports=tuple(image.wit.imports),
     )
 
 

@@ -6,6 +6,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 const config = JSON.parse(await readFile(process.argv[2], "utf8"));
+const NO_NETWORK = "[capabilities] network in wasmforge.toml is empty; add the endpoint " +
+  '(e.g. "https://api.example.com:443") and build again';
 const esbuild = (await import(config.esbuild)).default;
 const { componentize } = await import(config.componentizeJs);
 
@@ -130,6 +132,14 @@ bodyOrigin.forEach((origin, k) => {
 });
 const sources = sourceMap.sources.map((s) => s.replace(/^(\.\.\/)+/, ""));
 
+// Built with no [capabilities] network, componentize-js leaves fetch() without its HTTP
+// backend and a call traps (`unreachable`); a rejected promise the program can catch instead.
+const fetchDenied = config.disableFeatures.includes("http")
+  ? `globalThis.fetch = async (resource) => {
+  throw new TypeError(\`fetch(\${resource?.url ?? resource}) is not granted: ${NO_NETWORK}\`);
+};`
+  : "";
+
 const wrapper = `${hoisted.join("\n")}
 async function __wasmforgeMain() {
 ${body.join("\n")}
@@ -152,6 +162,8 @@ function __wasmforgeReport(err) {
     .map((f) => __wasmforgeFrame(f.replace(/^__wasmforgeMain@/, "@")));
   console.error([\`Uncaught \${err}\`, ...shown].join("\\n"));
 }
+
+${fetchDenied}
 
 export const run = {
   async run() {
