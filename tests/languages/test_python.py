@@ -148,17 +148,6 @@ def test_syntax_error_fails_with_the_compilers_message(
     assert not (root / "build" / "pybad.wasm").exists()
 
 
-def test_package_with_native_code_is_refused(
-        script_new: Callable[..., Path], script_home: Path, tmp_path: Path) -> None:
-    root = script_new(tmp_path, "python", "pynative",
-                      {"requirements.txt": "markupsafe==3.0.2\n"})
-    with pytest.raises(BuildFailed) as failed:
-        build_project(root)
-    message = str(failed.value)
-    assert "markupsafe" in message.lower() and "native code" in message
-    assert "pure-Python" in message
-
-
 def test_missing_toolchain_names_the_remedy(script_new: Callable[..., Path],
                                             tmp_path: Path) -> None:
     root = script_new(tmp_path, "python", "pynone", {})

@@ -5,6 +5,7 @@ Usage: main.py [text|html|yaml]
 
 import sys
 
+import markupsafe
 import yaml
 from jinja2 import DictLoader, Environment, select_autoescape
 from schedule import meetings
@@ -25,8 +26,10 @@ TEMPLATES = {
 
 
 def main() -> int:
-    speedups = getattr(yaml, "__with_libyaml__", False)
-    print(f"python {sys.version_info[0]}.{sys.version_info[1]}, libyaml {speedups}, "
+    # the guest runs the packages' pure-Python fallbacks: no libyaml, no markupsafe speedups
+    print(f"python {sys.version_info[0]}.{sys.version_info[1]}, "
+          f"libyaml {getattr(yaml, '__with_libyaml__', False)}, "
+          f"escape {markupsafe._escape_inner.__module__}, "
           f"idna {'bücher.example'.encode('idna').decode()}", file=sys.stderr)
     doc = yaml.safe_load(sys.stdin)
     found = meetings(doc)
