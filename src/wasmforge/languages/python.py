@@ -1,8 +1,10 @@
 """Python: an ordinary script `main.py` made into a wasi:cli command with componentize-py.
 
 The user writes no bindings: wasmforge generates glue (glue/python_main.py) that runs the
-script as `__main__` inside the wasi:cli/run export. Pure-Python dependencies listed in
-`requirements.txt` are installed with pip into the build's scratch folder and bundled.
+script as `__main__` inside the wasi:cli/run export. Dependencies listed in
+`requirements.txt` are resolved for the guest's CPython 3.14 (python_deps.py: pure wheels,
+optional C speedups left out) into the build's scratch folder and bundled with their data
+files, and the codecs a guest looks up by name are loaded (python_codecs.py).
 
 Python builds are not byte-reproducible, and cannot be made so from outside componentize-py
 0.25.1. It pre-initialises CPython 3.14 under wasmtime's WASI with the host's real entropy,
@@ -45,7 +47,7 @@ from wasmforge.languages import glue
 from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
 from wasmforge.languages.glue import wit
 from wasmforge.languages.python_codecs import codecs
-from wasmforge.languages.python_deps import NATIVE_SUFFIXES, install_for_guest
+from wasmforge.languages.python_deps import GUEST_PYTHON, NATIVE_SUFFIXES, install_for_guest
 from wasmforge.languages.tools import (
     Requirement,
     install_remedy,
@@ -59,7 +61,10 @@ from wasmforge.project import Project
 COMPONENTIZE_PY = Requirement("pip", "componentize-py", "0.25.1")
 ENTRY = "main.py"
 REQUIREMENTS = "requirements.txt"
-_SKIP_DIRS = {"build", "__pycache__", "node_modules", "venv", ".venv", "site-packages"}
+_SKIP_DIRS = frozenset({"build", "__pycache__", "node_modules", "venv", ".venv",
+                        "site-packages"})
+# In the installed dependencies every folder is code (a package may have a `build/`).
+_DEPS_SKIP_DIRS = frozenset({"__pycache__"})
 # Never preloaded: GUI, test and tooling packages that no command-line script needs.
 _STDLIB = frozenset(sys.stdlib_module_names) - {
     "tkinter", "turtle", "turtledemo", "idlelib", "test", "unittest", "lib2to3", "ensurepip",
@@ -103,7 +108,7 @@ class PythonDriver:
 
     def toolchain_versions(self) -> dict[str, str]:
         return {COMPONENTIZE_PY.name: COMPONENTIZE_PY.version, wit.JCO.name: wit.JCO.version,
-                "wasmforge-glue": glue.digest("python_main.py")}
+                "guest-python": GUEST_PYTHON, "wasmforge-glue": glue.digest("python_main.py")}
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
         target = require_pip(COMPONENTIZE_PY, self.name)
@@ -119,7 +124,8 @@ class PythonDriver:
         deps = _install_dependencies(project.root, work / "deps")
         data: dict[str, bytes] = {}
         if deps is not None:
-            modules.update(_modules(deps, skip=None, label="site-packages/"))
+            modules.update(_modules(deps, skip=None, label="site-packages/",
+                                    skip_dirs=_DEPS_SKIP_DIRS))
             data = _data_files(deps)
         sources = [entry.read_text(encoding="utf-8"),
                    *(source for _f, _p, source in modules.values())]
@@ -152,15 +158,15 @@ class PythonDriver:
         return BuildOutput(out, "component")
 
 
-def _python_files(root: Path) -> list[Path]:
-    return project_files(root, lambda path: path.suffix == ".py", skip_dirs=_SKIP_DIRS)
+def _python_files(root: Path, skip_dirs: frozenset[str] = _SKIP_DIRS) -> list[Path]:
+    return project_files(root, lambda path: path.suffix == ".py", skip_dirs=skip_dirs)
 
 
-def _modules(root: Path, *, skip: Path | None,
-             label: str = "") -> dict[str, tuple[str, bool, str]]:
+def _modules(root: Path, *, skip: Path | None, label: str = "",
+             skip_dirs: frozenset[str] = _SKIP_DIRS) -> dict[str, tuple[str, bool, str]]:
     """Module name -> (file name shown in tracebacks, is a package, source)."""
     modules: dict[str, tuple[str, bool, str]] = {}
-    for path in _python_files(root):
+    for path in _python_files(root, skip_dirs):
         if path == skip:
             continue
         rel = path.relative_to(root)
@@ -186,9 +192,10 @@ def _data_files(site: Path) -> dict[str, bytes]:
     """The bundled packages' data files (dateutil's time zones in tzdata, templates), by
     path under site-packages: the guest reads them through importlib.resources."""
     data = {}
-    for path in project_files(site, lambda p: p.suffix not in _NOT_DATA, skip_dirs=_SKIP_DIRS):
+    for path in project_files(site, lambda p: p.suffix not in _NOT_DATA,
+                              skip_dirs=_DEPS_SKIP_DIRS):
         rel = path.relative_to(site)
-        if len(rel.parts) > 1 and rel.parts[0].isidentifier():  # not *.dist-info, bin/
+        if len(rel.parts) > 1 and rel.parts[0].isidentifier() and rel.parts[0] != "bin":
             data[rel.as_posix()] = path.read_bytes()
     return data
 

@@ -4,8 +4,11 @@ The guest is componentize-py 0.25.1's CPython 3.14 on WASI, which can import pur
 only. pip resolves for that interpreter (`--python-version 3.14 --platform any
 --only-binary=:all:`), so it picks pure wheels and never the host's cp311 builds.
 
-A requirement with no pure wheel (markupsafe and pyyaml publish only platform wheels and an
-sdist) is built from its sdist with every compiler replaced by `false`: packages whose
+pip resolves for another interpreter only from wheels, so the host's pip first resolves the
+requirements as usual (`--dry-run --report`) to find the packages it would take from a
+platform wheel or an sdist. For each, the guest's pure wheel of that version comes from PyPI
+when one is published; otherwise (markupsafe and pyyaml publish only platform wheels and an
+sdist) it is built from its sdist with every compiler replaced by `false`: packages whose
 speedups are optional (they catch the failed compile) yield a wheel without native code,
 which is retagged `py3-none-any` and kept in a wheelhouse under $WASMFORGE_HOME, so later
 builds reuse it. A package whose build needs the compiler is refused, naming the source it
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -39,7 +43,6 @@ NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
 _NATIVE_SOURCES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs", ".f", ".f90")
 # Compilers a build backend may call (setuptools, meson, cmake, setuptools-rust, maturin).
 _NO_COMPILERS = ("CC", "CXX", "LDSHARED", "FC", "CARGO", "RUSTC")
-_UNAVAILABLE = re.compile(r"No matching distribution found for (\S+)")
 _COMPILED = re.compile(r"\s-c\s+['\"]?([\w./+-]+\.(?:c|cc|cpp|cxx|pyx))\b")
 
 
@@ -51,46 +54,74 @@ def wheelhouse() -> Path:
 
 
 def install_for_guest(requirements: Path, dest: Path) -> None:
-    """Install `requirements` into `dest` as the guest's Python sees them, building pure
-    wheels for requirements that publish none; raises BuildFailed for native-only ones."""
-    built: set[str] = set()
-    while True:
-        try:
-            _pip_install(requirements, dest)
-            return
-        except BuildFailed as failed:
-            found = _UNAVAILABLE.search(failed.what)
-            if found is None or found.group(1) in built:
-                raise BuildFailed(failed.what, where=str(requirements),
-                                  fix="list only packages that exist on PyPI and run on "
-                                      f"Python {GUEST_PYTHON}, then build again") from None
-            built.add(found.group(1))
-            _build_pure_wheel(found.group(1), requirements, failed)
+    """Install `requirements` into `dest` as the guest's Python sees them, first making
+    pure wheels for the packages that publish none; raises BuildFailed for native-only ones.
 
-
-def _pip_install(requirements: Path, dest: Path) -> None:
+    pip can resolve for another interpreter only from wheels, so the host resolves once
+    (sdists allowed) to learn which packages have no pure wheel."""
+    for name, version in _without_pure_wheel(requirements):
+        _ensure_pure_wheel(name, version, requirements)
     if dest.exists():
         shutil.rmtree(dest)
-    run_tool([*_PIP, "install", *_QUIET, "--quiet", "--no-warn-script-location",
-              "--no-compile", "--target", dest, *_GUEST_TARGET, "--find-links", wheelhouse(),
-              "-r", requirements],
-             what=f"pip install -r {requirements.name} (for the guest's Python {GUEST_PYTHON})",
-             cwd=requirements.parent)
+    try:
+        run_tool([*_PIP, "install", *_QUIET, "--quiet", "--no-warn-script-location",
+                  "--no-compile", "--target", dest, *_GUEST_TARGET, "--find-links",
+                  wheelhouse(), "-r", requirements],
+                 what=f"pip install -r {requirements.name} (for the guest's Python "
+                      f"{GUEST_PYTHON})", cwd=requirements.parent)
+    except BuildFailed as failed:
+        raise BuildFailed(failed.what, where=str(requirements),
+                          fix="list only packages that exist on PyPI and run on Python "
+                              f"{GUEST_PYTHON}, then build again") from None
 
 
-def _build_pure_wheel(requirement: str, requirements: Path, unresolved: BuildFailed) -> None:
-    """Build `requirement`'s sdist with no compiler into the wheelhouse, or refuse it."""
-    name = re.split(r"[\[<>=!~;\s]", requirement, maxsplit=1)[0]
+def _without_pure_wheel(requirements: Path) -> list[tuple[str, str]]:
+    """(name, version) of each package the host's resolution takes from a platform wheel
+    or an sdist; none where the host cannot resolve (the guest's pip then says why)."""
+    try:
+        report = run_tool([*_PIP, "install", *_QUIET, "--quiet", "--dry-run",
+                           "--ignore-installed", "--report", "-", "-r", requirements],
+                          what=f"pip install --dry-run -r {requirements.name}",
+                          cwd=requirements.parent)
+        chosen = json.loads(report)["install"]
+    except (BuildFailed, ValueError, KeyError):
+        return []
+    return [(item["metadata"]["name"], item["metadata"]["version"]) for item in chosen
+            if not _is_pure(item["download_info"]["url"].rpartition("/")[2])]
+
+
+def _is_pure(filename: str) -> bool:
+    tags = filename.removesuffix(".whl").split("-")
+    return filename.endswith(".whl") and tags[-2:] == ["none", "any"]
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _in_wheelhouse(name: str, version: str) -> bool:
+    return any(_canonical(wheel.name.split("-")[0]) == _canonical(name)
+               and wheel.name.split("-")[1] == version and _is_pure(wheel.name)
+               for wheel in wheelhouse().glob("*.whl"))
+
+
+def _ensure_pure_wheel(name: str, version: str, requirements: Path) -> None:
+    """Put a pure wheel of name==version in the wheelhouse: PyPI's own for the guest if
+    there is one, else one built from the sdist without a compiler; or refuse it."""
+    if _in_wheelhouse(name, version):
+        return
+    requirement = f"{name}=={version}"
     with tempfile.TemporaryDirectory(prefix="wasmforge-pywheel-") as tmp:
         scratch = Path(tmp)
+        published = _download(requirement, name, scratch / "guest", binary=True,
+                              guest=True)
+        if published is not None:
+            shutil.copy2(published, wheelhouse() / published.name)
+            return
         sdist = _download(requirement, name, scratch / "sdist", binary=False)
         if sdist is None:
             wheel = _download(requirement, name, scratch / "wheel", binary=True)
-            if wheel is None:  # no such package or version: pip's own words say so
-                raise BuildFailed(unresolved.what, where=str(requirements),
-                                  fix="list only packages that exist on PyPI, then build "
-                                      "again") from None
-            raise _native(name, _first_native(wheel), requirements)
+            raise _native(name, _first_native(wheel) if wheel else None, requirements)
         try:
             run_tool([*_PIP, "wheel", *_QUIET, "--no-cache-dir", "--no-deps",
                       "--wheel-dir", scratch / "built", sdist],
@@ -106,8 +137,10 @@ def _build_pure_wheel(requirement: str, requirements: Path, unresolved: BuildFai
         retag_pure(wheel, wheelhouse())
 
 
-def _download(requirement: str, name: str, dest: Path, *, binary: bool) -> Path | None:
-    kind = ("--only-binary", ":all:") if binary else ("--no-binary", name)
+def _download(requirement: str, name: str, dest: Path, *, binary: bool,
+              guest: bool = False) -> Path | None:
+    kind = _GUEST_TARGET if guest else ("--only-binary", ":all:") if binary \
+        else ("--no-binary", name)
     try:
         run_tool([*_PIP, "download", *_QUIET, "--quiet", "--no-deps", *kind, "--dest", dest,
                   requirement], what=f"pip download {requirement}")
