@@ -10,6 +10,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from wasmforge.languages import python_deps
 from wasmforge.languages.python_codecs import codecs, module_for
 
@@ -78,3 +80,14 @@ def test_codecs_named_in_sources_are_carried() -> None:
     assert module_for("UTF8") == "utf_8"
     assert module_for("latin-1") == "latin_1"
     assert module_for("hello") is None
+
+
+def test_a_damaged_wheel_in_the_wheelhouse_is_discarded(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / "home"))
+    house = python_deps.wheelhouse()
+    good = python_deps.retag_pure(_host_wheel(tmp_path, {"speedy/__init__.py": b""}), house)
+    assert python_deps._in_wheelhouse("Speedy", "1.2")
+    good.write_bytes(good.read_bytes()[:-40])  # a torn write, a flipped disk
+    assert not python_deps._in_wheelhouse("speedy", "1.2")
+    assert not good.exists()

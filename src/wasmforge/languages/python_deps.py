@@ -100,9 +100,20 @@ def _canonical(name: str) -> str:
 
 
 def _in_wheelhouse(name: str, version: str) -> bool:
-    return any(_canonical(wheel.name.split("-")[0]) == _canonical(name)
-               and wheel.name.split("-")[1] == version and _is_pure(wheel.name)
-               for wheel in wheelhouse().glob("*.whl"))
+    """Whether a sound pure wheel of name==version is kept; a damaged one is discarded."""
+    for wheel in wheelhouse().glob("*.whl"):
+        parts = wheel.name.split("-")
+        if _canonical(parts[0]) != _canonical(name) or parts[1] != version \
+                or not _is_pure(wheel.name):
+            continue
+        try:
+            with zipfile.ZipFile(wheel) as zipped:
+                if zipped.testzip() is None:
+                    return True
+        except (OSError, zipfile.BadZipFile):
+            pass
+        wheel.unlink(missing_ok=True)
+    return False
 
 
 def _ensure_pure_wheel(name: str, version: str, requirements: Path) -> None:
@@ -116,7 +127,7 @@ def _ensure_pure_wheel(name: str, version: str, requirements: Path) -> None:
         published = _download(requirement, name, scratch / "guest", binary=True,
                               guest=True)
         if published is not None:
-            shutil.copy2(published, wheelhouse() / published.name)
+            _place(published, wheelhouse() / published.name)
             return
         sdist = _download(requirement, name, scratch / "sdist", binary=False)
         if sdist is None:
@@ -182,11 +193,14 @@ def retag_pure(wheel: Path, dest_dir: Path) -> Path:
     """Copy a wheel that holds no native code into `dest_dir` as `py3-none-any` (a
     setuptools build whose optional extension failed keeps the host's platform tag)."""
     name, version = wheel.name.split("-")[:2]
-    target = dest_dir / f"{name}-{version}-py3-none-any.whl"
-    partial = target.with_suffix(".partial")
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(wheel) as src:
+        return _place(_write_pure(src, Path(tmp) / wheel.name),
+                      dest_dir / f"{name}-{version}-py3-none-any.whl")
+
+
+def _write_pure(src: zipfile.ZipFile, partial: Path) -> Path:
     records: list[str] = []
-    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(partial, "w",
-                                                       zipfile.ZIP_DEFLATED) as out:
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as out:
         record_name = next(n for n in src.namelist() if n.endswith(".dist-info/RECORD"))
         for item in src.infolist():
             if item.filename == record_name:
@@ -198,7 +212,15 @@ def retag_pure(wheel: Path, dest_dir: Path) -> Path:
             digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
             records.append(f"{item.filename},sha256={digest.decode()},{len(data)}")
         out.writestr(record_name, "\n".join([*records, f"{record_name},,"]) + "\n")
-    partial.replace(target)
+    return partial
+
+
+def _place(wheel: Path, target: Path) -> Path:
+    """Copy into the wheelhouse atomically: concurrent builds may add the same wheel."""
+    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".partial",
+                                     delete=False) as partial:
+        partial.write(wheel.read_bytes())
+    Path(partial.name).replace(target)
     return target
 
 
