@@ -18,13 +18,16 @@ from pathlib import Path
 
 import pytest
 
+from wasmforge.languages.python_deps import GUEST_PYTHON
 from wasmforge.languages.tools import toolchains_dir
 
 pytestmark = pytest.mark.slow
 
 PROGRAM = Path(__file__).parent / "programs" / "python_schedule"
 SCHEDULE = (PROGRAM / "schedule.yaml").read_text()
-GUEST_FACTS = ("python 3.14, libyaml False, escape markupsafe._native, "
+# The guest's interpreter is the one pip resolved for (GUEST_PYTHON), and runs the pure
+# fallbacks: no libyaml, markupsafe's Python escape.
+GUEST_FACTS = (f"python {GUEST_PYTHON}, libyaml False, escape markupsafe._native, "
                "idna xn--bcher-kva.example")
 TEXT = """\
 Team <planning> (Europe/Paris)
@@ -137,13 +140,14 @@ def test_a_rebuild_of_the_unchanged_program_is_cached(schedule: Built) -> None:
     assert "up to date (cached)" in done.stderr
 
 
-def test_package_that_needs_its_c_extension_is_refused_by_name(schedule: Built,
-                                                               tmp_path: Path) -> None:
+def test_package_that_needs_its_c_extension_is_refused_by_name(tmp_path: Path) -> None:
     # bitarray's C extension is the package itself: no pure fallback exists.
-    root = _new_project(schedule.cli, tmp_path, "bits",
+    cli = Cli(tmp_path / "home")
+    _require_python(cli)
+    root = _new_project(cli, tmp_path, "bits",
                         {"requirements.txt": "bitarray==3.0.0\n",
                          "main.py": "import bitarray\nprint(bitarray.bitarray('101'))\n"})
-    done = schedule.cli("build", root)
+    done = cli("build", root)
     assert done.returncode == 1
     assert done.stderr.startswith(f"error: {root / 'requirements.txt'}: package bitarray needs "
                                   "native code (bitarray/_bitarray.c), which cannot run inside "

@@ -58,9 +58,15 @@ def install_for_guest(requirements: Path, dest: Path) -> None:
     pure wheels for the packages that publish none; raises BuildFailed for native-only ones.
 
     pip can resolve for another interpreter only from wheels, so the host resolves once
-    (sdists allowed) to learn which packages have no pure wheel."""
+    (sdists allowed) to learn which packages have no pure wheel. The host's markers may
+    ask for packages the guest does not (`python_version < "3.12"`): a refused one counts
+    only if the guest's resolution then fails."""
+    refusals = []
     for name, version in _without_pure_wheel(requirements):
-        _ensure_pure_wheel(name, version, requirements)
+        try:
+            _ensure_pure_wheel(name, version, requirements)
+        except BuildFailed as refused:
+            refusals.append(refused)
     if dest.exists():
         shutil.rmtree(dest)
     try:
@@ -70,6 +76,8 @@ def install_for_guest(requirements: Path, dest: Path) -> None:
                  what=f"pip install -r {requirements.name} (for the guest's Python "
                       f"{GUEST_PYTHON})", cwd=requirements.parent)
     except BuildFailed as failed:
+        if refusals:  # the reason, where pip can only say that no version fits
+            raise refusals[0] from None
         raise BuildFailed(failed.what, where=str(requirements),
                           fix="list only packages that exist on PyPI and run on Python "
                               f"{GUEST_PYTHON}, then build again") from None
@@ -140,6 +148,8 @@ def _ensure_pure_wheel(name: str, version: str, requirements: Path) -> None:
         except BuildFailed as failed:
             compiled = _COMPILED.search(failed.what)
             source = compiled.group(1) if compiled else _first_native(sdist)
+            if source is None:  # not for want of a compiler: pip's words say why
+                raise BuildFailed(failed.what, where=str(requirements)) from None
             raise _native(name, source, requirements) from None
         wheel = next((scratch / "built").glob("*.whl"))
         native = _first_native(wheel)
