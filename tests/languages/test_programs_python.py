@@ -4,8 +4,9 @@ run with `wasmforge run` in the wasm and process tiers.
 
 markupsafe (jinja2's dependency) and PyYAML publish no pure wheel: the build makes them
 without their C speedups, and the guest runs their pure-Python fallbacks. dateutil reads
-its time zones from the tzdata package's data files, and the guest encodes a host name
-with the idna codec. A package whose C extension is not optional is refused by name.
+its time zones from the tzdata package's data files (importlib.resources; the program's
+zone check uses pkgutil.get_data), and the guest encodes a host name with the idna codec.
+A package whose C extension is not optional is refused by name.
 """
 
 from __future__ import annotations
@@ -132,6 +133,16 @@ def test_schedule_renders_in_every_tier(schedule: Built, tier: str, style: str,
     assert run.returncode == 0, run.stderr
     assert run.stdout == expected
     assert GUEST_FACTS in run.stderr.splitlines()
+
+
+def test_unknown_time_zone_fails_with_the_programs_message(schedule: Built) -> None:
+    # the zone list is tzdata's data file, read with pkgutil.get_data in the guest
+    run = schedule.cli("run", schedule.image, "--isolation", "wasm",
+                       stdin=SCHEDULE.replace("Europe/Paris", "Mars/Olympus"))
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert "unknown time zone 'Mars/Olympus': use an IANA name, such as 'Africa/Abidjan'" \
+        in run.stderr.splitlines()
 
 
 def test_a_rebuild_of_the_unchanged_program_is_cached(schedule: Built) -> None:

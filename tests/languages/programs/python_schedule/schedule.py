@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pkgutil
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,9 +26,11 @@ class Meeting:
 
 def meetings(doc: dict) -> list[Meeting]:
     """Every occurrence of every event, in the document's home time zone, by start."""
+    zones = pkgutil.get_data("tzdata", "zones").decode().split()  # the IANA names
+    if doc["timezone"] not in zones:
+        raise SystemExit(f"unknown time zone {doc['timezone']!r}: use an IANA name, "
+                         f"such as {zones[0]!r}")
     home = tz.gettz(doc["timezone"])
-    if home is None:
-        raise SystemExit(f"unknown time zone {doc['timezone']!r}")
     found = []
     for event in doc["events"]:
         first = parser.parse(str(event["start"]))
