@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from conftest import GuestRunner
 
-from wasmforge.errors import BuildFailed
 from wasmforge.languages.python import driver
-from wasmforge.toolchain.build import BuildResult, build_project
+from wasmforge.toolchain.build import BuildResult
 
 pytestmark = pytest.mark.slow
 
@@ -103,14 +101,3 @@ def test_host_site_packages_stay_out_of_the_component(py_app: BuildResult) -> No
 def test_component_exports_run_and_carries_pinned_versions(py_app: BuildResult) -> None:
     assert any(e.startswith("wasi:cli/run@") for e in py_app.exports)
     assert driver.toolchain_versions()["componentize-py"] == "0.25.1"
-
-
-def test_package_with_native_code_is_refused(
-        new_project: Callable[..., Path], lang_home: Path, tmp_path: Path) -> None:
-    root = new_project(tmp_path, "python", "pynative",
-                      {"requirements.txt": "markupsafe==3.0.2\n"})
-    with pytest.raises(BuildFailed) as failed:
-        build_project(root)
-    message = str(failed.value)
-    assert "markupsafe" in message.lower() and "native code" in message
-    assert "pure-Python" in message

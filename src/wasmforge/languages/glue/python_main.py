@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import importlib.abc
 import importlib.machinery
+import io
 import linecache
 import os
 import sys
@@ -18,9 +19,14 @@ import traceback
 import types
 
 from componentize_py_types import Err
-from wasmforge_sources import ENTRY, MODULES, PRELOAD
+from wasmforge_sources import DATA, ENTRY, MODULES, PRELOAD
 from wit_world import exports
 from wit_world.imports import environment
+
+if DATA:  # bundled packages read their data files through importlib.resources
+    from importlib.resources.abc import Traversable, TraversableResources
+else:
+    Traversable = TraversableResources = object
 
 
 def _compile(filename, source):
@@ -49,6 +55,61 @@ class _Importer(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         code, _is_package, filename = self.codes[module.__spec__.name]
         module.__file__ = filename
         exec(code, module.__dict__)
+
+    def get_data(self, path):  # pkgutil.get_data
+        data = DATA.get(path.removeprefix("site-packages/"))
+        if data is None:
+            raise FileNotFoundError(2, "No such file in the component", path)
+        return data
+
+    def get_resource_reader(self, fullname):
+        entry = self.codes.get(fullname)
+        return _Reader(fullname.replace(".", "/")) if entry and entry[1] else None
+
+
+class _Reader(TraversableResources):
+    def __init__(self, folder):
+        self.folder = folder
+
+    def files(self):
+        return _Resource(self.folder)
+
+
+class _Resource(Traversable):
+    """A file or folder of DATA (paths relative to site-packages), read-only."""
+
+    def __init__(self, path):
+        self.path = path
+
+    @property
+    def name(self):
+        return self.path.rpartition("/")[2]
+
+    def iterdir(self):
+        prefix = self.path + "/"
+        names = {p[len(prefix):].split("/")[0] for p in DATA if p.startswith(prefix)}
+        return iter([_Resource(prefix + name) for name in sorted(names)])
+
+    def is_file(self):
+        return self.path in DATA
+
+    def is_dir(self):
+        return any(p.startswith(self.path + "/") for p in DATA)
+
+    def joinpath(self, *descendants):
+        parts = [self.path, *(d for part in descendants for d in str(part).split("/") if d)]
+        return _Resource("/".join(parts))
+
+    def __truediv__(self, child):
+        return self.joinpath(child)
+
+    def open(self, mode="r", *args, **kwargs):
+        if self.is_dir():
+            raise IsADirectoryError(21, "Is a directory", self.path)
+        if not self.is_file():
+            raise FileNotFoundError(2, "No such file in the component", self.path)
+        data = io.BytesIO(DATA[self.path])
+        return data if "b" in mode else io.TextIOWrapper(data, *args, **kwargs)
 
 
 sys.meta_path.insert(0, _Importer(MODULES))
