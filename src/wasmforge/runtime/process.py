@@ -33,7 +33,12 @@ from typing import Any
 import wasmforge
 from wasmforge.runtime import seccomp
 from wasmforge.runtime.backend import Invocation, RunOutcome, TierName, TierStatus
-from wasmforge.runtime.codecache import cache_root, compiled_path, wasmtime_folder
+from wasmforge.runtime.codecache import (
+    compiled_path,
+    ensure_cache,
+    verified_sha256,
+    wasmtime_folder,
+)
 from wasmforge.runtime.network import NSSWITCH, Connector, Endpoint, hosts_file, plan
 from wasmforge.runtime.tools import Dispatch, dispatcher
 from wasmforge.runtime.worker import MAX_MESSAGE, TOOL_CALL, tool_reply
@@ -231,8 +236,7 @@ def _bwrap_args(shape: SandboxShape, extra: list[str] | None = None) -> list[str
             "--tmpfs", "/tmp", *_system_dirs()]
     for path in _python_paths():
         args += ["--ro-bind", path, path]
-    cache_root().mkdir(parents=True, exist_ok=True)
-    args += ["--ro-bind", str(cache_root()), f"{SANDBOX_HOME}/cache/compiled"]
+    args += ["--ro-bind", str(ensure_cache()), f"{SANDBOX_HOME}/cache/compiled"]
     for host, inside, read_only in shape.binds:
         args += ["--ro-bind" if read_only else "--bind", host, inside]
     args += [*(extra or []), "--chdir", "/", "--remount-ro", "/"]
@@ -359,11 +363,12 @@ class ProcessBackend:
 
     def _job(self, invocation: Invocation) -> tuple[SandboxShape, bytes]:
         fuel = invocation.limits.fuel is not None
-        if not compiled_path(invocation.digest, fuel).is_file():  # else no engine here
+        code = verified_sha256(compiled_path(invocation.digest, fuel))  # else no engine here
+        if code is None:
             from wasmforge.runtime.engine import cached_file, get_engine
 
-            cached_file(get_engine(fuel=fuel), invocation.digest, invocation.component,
-                        invocation.precompiled)
+            code = verified_sha256(cached_file(get_engine(fuel=fuel), invocation.digest,
+                                             invocation.component, invocation.precompiled))
         grants = invocation.grants
         shape = self._shape(invocation)
         pairs = zip(shape.binds, grants.preopens, strict=True)
@@ -377,6 +382,7 @@ class ProcessBackend:
             "clocks": grants.clocks, "random": grants.random, "stdio": grants.stdio,
             "memory": invocation.limits.memory_bytes, "timeout": invocation.limits.timeout_s,
             "fuel": invocation.limits.fuel, "verbose": invocation.verbose,
+            "code": code,  # the worker loads only compiled code with this SHA-256
         }
         return shape, json.dumps(job).encode()
 

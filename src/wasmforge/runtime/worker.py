@@ -97,6 +97,9 @@ def invocation_from(job: dict[str, Any]) -> Invocation:
         stdio=job["stdio"],
     )
     limits = RunLimits(memory_bytes=job["memory"], timeout_s=job["timeout"], fuel=job["fuel"])
+    from wasmforge.runtime.engine import expect_code
+
+    expect_code(job["digest"], job["fuel"] is not None, str(job.get("code")))
     return Invocation(name=job["name"], component=b"", digest=job["digest"], grants=grants,
                       limits=limits, verbose=job["verbose"])
 
