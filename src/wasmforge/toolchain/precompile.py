@@ -19,8 +19,8 @@ from wasmforge.runtime.codecache import (
     compiled_path,
     engine_config,
     engine_fingerprint,
-    sealed_sha256,
     store,
+    verified_sha256,
     wasmtime_version,
 )
 
@@ -52,7 +52,7 @@ def precompile_layer(component: bytes, fuel: bool = False,
 
 def is_cached(component: bytes) -> bool:
     """Whether `run` will find sealed compiled code for `component` (no fuel cap)."""
-    return sealed_sha256(compiled_path(_digest(component), False)) is not None
+    return verified_sha256(compiled_path(_digest(component), False)) is not None
 
 
 def cache_compiled(component: bytes, code: bytes | None = None) -> bytes:
