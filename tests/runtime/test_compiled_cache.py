@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import MakeImage
 
+from wasmforge import userkey
 from wasmforge.image.model import PRECOMPILED_MEDIA_TYPE, Layer
 from wasmforge.runtime import codecache, engine, executor
 from wasmforge.runtime.run import RunRequest, component_digest, run_image
@@ -211,7 +212,7 @@ def test_a_key_others_can_read_is_refused(make_image: MakeImage, guest: bytes,
     _cold()
     assert _run(image) == 0
     key.chmod(0o644)
-    codecache._keys.clear()
+    userkey.forget()
     try:
         done = _cli_run(image, "wasm")
     finally:

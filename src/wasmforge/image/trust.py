@@ -25,13 +25,13 @@ import fnmatch
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any
 
 from wasmforge import paths
 from wasmforge.errors import ImageError
-from wasmforge.image import keys as keyring
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ TRUST_WHAT = "the trust store"
 
 def keys_dir() -> Path:
     return paths.home() / "trust" / "keys"
+
+
+def check_store() -> None:
+    """Refuse a trust store another user could write (see `_checked`)."""
+    _checked(policy_path())
 
 
 def _checked(path: Path) -> Path:
@@ -63,6 +68,8 @@ def policy_path() -> Path:
 
 def add_key(public: Path) -> str:
     """Trust a public key for every image no policy rule claims; returns its fingerprint."""
+    from wasmforge.image import keys as keyring
+
     key = keyring.load_public_key(public)
     fp = keyring.fingerprint(key)
     folder = paths.private_dir(keys_dir(), TRUST_WHAT)
@@ -71,6 +78,8 @@ def add_key(public: Path) -> str:
 
 
 def from_files(paths: list[Path]) -> list[TrustedKey]:
+    from wasmforge.image import keys as keyring
+
     found = []
     for path in paths:
         key = keyring.load_public_key(path)
@@ -79,6 +88,8 @@ def from_files(paths: list[Path]) -> list[TrustedKey]:
 
 
 def stored_keys() -> list[TrustedKey]:
+    from wasmforge.image import keys as keyring
+
     folder = _checked(keys_dir())
     if not folder.is_dir():
         return []

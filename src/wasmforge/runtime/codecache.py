@@ -7,7 +7,7 @@ same engine settings (`engine_config`), so the first run of a fresh image compil
 
 Compiled code is native code, so no file is loaded on its name alone. Beside each
 `<digest>-<engine key>.cwasm` lies `.cwasm.seal`: the file's SHA-256 and an HMAC-SHA256 of
-its name and that hash under a per-user key (`$WASMFORGE_HOME/cache/code.key`, 0600). Only
+its name and that hash under the per-user key of wasmforge/userkey.py (0600). Only
 wasmforge running as this user can write a seal that checks; a file without one, or whose
 bytes do not hash to what the seal says, is compiled again. The process tier's worker cannot
 read the key: its host checks the seal and hands the worker the hash, and the worker hashes
@@ -20,18 +20,14 @@ import functools
 import hashlib
 import hmac
 import importlib.util
-import os
 import platform
 from pathlib import Path
 from typing import Any
 
-from wasmforge.errors import WasmforgeError
-from wasmforge.paths import check_private, home, private_dir, runtime_cache, write_private
+from wasmforge import userkey
+from wasmforge.paths import private_dir, runtime_cache, write_private
 
 CACHE_WHAT = "the compiled-code cache"
-KEY_WHAT = "the compiled-code cache's key"
-_KEY_BYTES = 32
-_keys: dict[Path, bytes] = {}
 
 
 @functools.cache
@@ -108,42 +104,8 @@ def seal_path(path: Path) -> Path:
     return path.with_name(path.name + ".seal")
 
 
-def mac_key() -> bytes:
-    """This user's cache key, made (0600) on first use; refused if others may read it."""
-    path = home() / "cache" / "code.key"
-    found = _keys.get(path)
-    if found is not None:
-        return found
-    ensure_cache()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = _read_key(path)
-    else:
-        key = os.urandom(_KEY_BYTES)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key)
-    _keys[path] = key
-    return key
-
-
-def _read_key(path: Path) -> bytes:
-    check_private(path, KEY_WHAT)
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise WasmforgeError(f"{KEY_WHAT} at {path} can be read by other users (mode {mode:o})",
-                             fix=f"run `chmod 600 {path}`, or remove it and the cache "
-                                 f"{cache_root()} with it")
-    key = path.read_bytes()
-    if len(key) != _KEY_BYTES:
-        raise WasmforgeError(f"{KEY_WHAT} at {path} is damaged",
-                             fix=f"remove it and the cache {cache_root()}")
-    return key
-
-
 def _mac(path: Path, sha256: str) -> str:
-    message = f"{path.name}\0{sha256}".encode()
-    return hmac.new(mac_key(), message, hashlib.sha256).hexdigest()
+    return userkey.mac("compiled", path.name, sha256)
 
 
 def store(path: Path, data: bytes) -> None:
@@ -162,7 +124,7 @@ def sealed_sha256(path: Path) -> str | None:
         fields = seal_path(path).read_text(encoding="ascii").split()
     except (OSError, UnicodeDecodeError):
         return None
-    if len(fields) != 2 or not hmac.compare_digest(fields[1], _mac(path, fields[0])):
+    if len(fields) != 2 or not userkey.vouches(fields[1], "compiled", path.name, fields[0]):
         return None
     return fields[0]
 

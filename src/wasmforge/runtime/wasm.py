@@ -10,13 +10,13 @@ class WasmBackend:
 
     def available(self) -> TierStatus:
         try:
-            from importlib.metadata import version
-
             import wasmtime  # noqa: F401
+
+            from wasmforge.runtime.codecache import wasmtime_version  # no importlib.metadata
         except ImportError as err:
             return TierStatus(False, f"wasmtime-py cannot be imported ({err}); "
                               "reinstall wasmforge with `pip install .`")
-        return TierStatus(True, f"in-process wasmtime-py {version('wasmtime')}")
+        return TierStatus(True, f"in-process wasmtime-py {wasmtime_version()}")
 
     def run(self, invocation: Invocation) -> RunOutcome:
         from wasmforge.runtime.executor import execute
