@@ -7,7 +7,6 @@ fixes manifests in an editor, not in a traceback.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,6 +246,8 @@ def load_project(root: Path) -> Project:
 
 
 def parse_manifest(text: str, path: Path) -> Project:
+    import tomllib  # only a build reads wasmforge.toml; `run` never does
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -20,7 +20,7 @@ import functools
 import hashlib
 import hmac
 import importlib.util
-import platform
+import os
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +67,9 @@ def engine_fingerprint(fuel: bool) -> str:
     """What compiled code depends on: wasmtime version, the settings we change, the CPU
     and its features (code compiled where AVX-512 exists does not load where it does not,
     as in a shared home directory, or a VM's emulated CPU)."""
+    system = os.uname()  # what platform.machine()/system() say, without importing platform
     return (f"wasmtime-py {wasmtime_version()}; epoch-interruption; "
-            f"fuel={'on' if fuel else 'off'}; {platform.machine()}-{platform.system().lower()}"
+            f"fuel={'on' if fuel else 'off'}; {system.machine}-{system.sysname.lower()}"
             f"{cpu_features()}")
 
 
