@@ -10,6 +10,7 @@ whoever can write them can choose the code wasmforge runs or the keys it trusts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -32,6 +33,8 @@ def private_dir(path: Path, what: str) -> Path:
     by group or others."""
     root = home()
     chain = [root, *(root / part for part in _below(root, path))]
+    with contextlib.suppress(OSError):  # above $WASMFORGE_HOME (~/.cache) is not ours to judge
+        root.parent.mkdir(parents=True, exist_ok=True)
     for folder in chain:
         try:
             folder.mkdir(mode=0o700)
