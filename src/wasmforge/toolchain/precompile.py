@@ -19,8 +19,8 @@ from wasmforge.runtime.codecache import (
     compiled_path,
     engine_config,
     engine_fingerprint,
+    sealed_sha256,
     store,
-    verified_sha256,
     wasmtime_version,
 )
 
@@ -51,8 +51,11 @@ def precompile_layer(component: bytes, fuel: bool = False,
 
 
 def is_cached(component: bytes) -> bool:
-    """Whether `run` will find sealed compiled code for `component` (no fuel cap)."""
-    return verified_sha256(compiled_path(_digest(component), False)) is not None
+    """Whether `run` will find sealed compiled code for `component` (no fuel cap). The
+    seal is checked, not the code's hash (a no-op build stays fast): `run` checks that, and
+    compiles again rather than load code that does not match."""
+    path = compiled_path(_digest(component), False)
+    return path.is_file() and sealed_sha256(path) is not None
 
 
 def cache_compiled(component: bytes, code: bytes | None = None) -> bytes:
