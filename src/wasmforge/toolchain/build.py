@@ -15,6 +15,7 @@ leaves `build/` as it was.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -98,6 +99,7 @@ def build_project(root: Path, *, sign_key: Path | None = None, hyperlight: bool 
     result = entry.result()
     _write_state(project, key, signer, result)
     _ready_to_run(project, say, result)
+    _check_as_run_does(project)
     return _result(project, result, key, cached=cached, signed=signer is not None,
                    started=started)
 
@@ -190,6 +192,17 @@ def _ready_to_run(project: Project, say: Progress, result: dict[str, object]) ->
     assert isinstance(steps, dict)
     with _timed(steps, "run-compile"):
         cache_compiled(component)
+
+
+def _check_as_run_does(project: Project) -> None:
+    """Read the image as `run` will: its capabilities are validated, and a signature by a
+    key in the trust store is checked, once here; both results are remembered, so the
+    first run imports neither jsonschema nor cryptography. A refusal is `run`'s to say."""
+    from wasmforge.errors import WasmforgeError
+    from wasmforge.image.reader import load_image
+
+    with contextlib.suppress(WasmforgeError):
+        load_image(project.image_path, allow_unsigned=True)
 
 
 class _timed:
