@@ -1,5 +1,5 @@
 """`python -m wasmforge`."""
 
-from wasmforge.cli import main
+from wasmforge.launch import main
 
 main()

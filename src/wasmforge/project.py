@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,6 +275,8 @@ def load_project(root: Path) -> Project:
 
 
 def parse_manifest(text: str, path: Path) -> Project:
+    import tomllib  # only a build reads wasmforge.toml; `run` never does
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

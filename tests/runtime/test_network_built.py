@@ -2,7 +2,7 @@
 the programs under programs/net_*, run with `wasmforge run` in each tier, against real servers
 on this host's loopback.
 
-What connects, and why only that (runtime/executor.py explains the wasmtime side):
+What connects, and why only that (runtime/instance.py explains the wasmtime side):
 - JavaScript's fetch() goes over wasi:http. In the process tier it reaches exactly the listed
   endpoints (the sandbox's forwarders); an unlisted port, an IP literal or another host fails
   with the TypeError fetch() gives for any network error. The wasm tier cannot confine the

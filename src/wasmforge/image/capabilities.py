@@ -13,6 +13,7 @@ trusts in the same way), so later runs of the same image skip it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from functools import cache
@@ -20,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from wasmforge import __version__
-from wasmforge.errors import ImageError
+from wasmforge.errors import ImageError, WasmforgeError
 from wasmforge.isolation import TIER_ORDER
-from wasmforge.paths import runtime_cache
+from wasmforge.paths import is_private, private_dir, runtime_cache, write_private
 from wasmforge.project import Capabilities, Limits, Mount, format_size, parse_duration, parse_size
 
 SCHEMA_VERSION = 1
@@ -91,14 +92,11 @@ def from_json(data: bytes | str) -> Capabilities:
         raise ImageError("the capabilities layer nests JSON too deeply",
                          fix="rebuild the image with `wasmforge build`") from None
     marker = _validated_marker(data.encode() if isinstance(data, str) else data)
-    if marker.is_file():
+    if is_private(marker):  # a marker another user could have planted is not believed
         return _capabilities(doc)
     caps = from_dict(doc)
-    try:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
-    except OSError:
-        pass  # a read-only home only means validating again next time
+    with contextlib.suppress(OSError, WasmforgeError):  # then it is validated again next time
+        write_private(private_dir(marker.parent, "the validation cache") / marker.name, b"")
     return caps
 
 

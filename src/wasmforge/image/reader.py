@@ -350,9 +350,9 @@ def load_image_bytes(data: bytes, *, where: str = "image", trust: Sequence[Path]
 def loaded_from(parsed: ParsedImage, *, trust: Sequence[Path] = (),
                 allow_unsigned: bool = False) -> LoadedImage:
     from wasmforge.image import capabilities as capability_manifest
-    from wasmforge.image.verify import check_signatures
+    from wasmforge.image.verifycache import signers as checked_signers
 
-    signers = check_signatures(parsed, list(trust), required=not allow_unsigned)
+    signers = checked_signers(parsed, list(trust), required=not allow_unsigned)
     component = parsed.layer_bytes(WASM_LAYER_MEDIA_TYPE)
     caps = capability_manifest.from_json(parsed.layer_bytes(CAPABILITIES_MEDIA_TYPE))
     layers = tuple(

@@ -5,6 +5,9 @@ Layout under $WASMFORGE_HOME (default ~/.cache/wasmforge):
     trust/keys/<sha256 hex of the key>.pub   public keys `wasmforge keygen` (or add_key) trusted
     trust/policy.json                        optional policy
 
+The store's folders are made 0700 and its files 0600; a store another user could write is
+refused, since a key added there decides what runs.
+
 The policy file is JSON:
 
     {"version": 1,
@@ -20,16 +23,15 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any
 
 from wasmforge import paths
 from wasmforge.errors import ImageError
-from wasmforge.image import keys as keyring
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,25 @@ class TrustedKey:
     source: str  # where it came from, for messages
 
 
+TRUST_WHAT = "the trust store"
+
+
 def keys_dir() -> Path:
     return paths.home() / "trust" / "keys"
+
+
+def check_store() -> None:
+    """Refuse a trust store another user could write (see `_checked`)."""
+    _checked(policy_path())
+
+
+def _checked(path: Path) -> Path:
+    """`path` (in the trust store) after refusing a store another user could write: whoever
+    can add a key there chooses what this user runs."""
+    for folder in (paths.home(), paths.home() / "trust", keys_dir()):
+        paths.check_private(folder, TRUST_WHAT)
+    paths.check_private(path, TRUST_WHAT)
+    return path
 
 
 def policy_path() -> Path:
@@ -49,18 +68,18 @@ def policy_path() -> Path:
 
 def add_key(public: Path) -> str:
     """Trust a public key for every image no policy rule claims; returns its fingerprint."""
+    from wasmforge.image import keys as keyring
+
     key = keyring.load_public_key(public)
     fp = keyring.fingerprint(key)
-    folder = keys_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / (fp.split(":", 1)[1] + ".pub")
-    tmp = target.with_suffix(".tmp")
-    tmp.write_bytes(keyring.public_pem(key))
-    os.replace(tmp, target)
+    folder = paths.private_dir(keys_dir(), TRUST_WHAT)
+    paths.write_private(folder / (fp.split(":", 1)[1] + ".pub"), keyring.public_pem(key))
     return fp
 
 
 def from_files(paths: list[Path]) -> list[TrustedKey]:
+    from wasmforge.image import keys as keyring
+
     found = []
     for path in paths:
         key = keyring.load_public_key(path)
@@ -69,11 +88,14 @@ def from_files(paths: list[Path]) -> list[TrustedKey]:
 
 
 def stored_keys() -> list[TrustedKey]:
-    folder = keys_dir()
+    from wasmforge.image import keys as keyring
+
+    folder = _checked(keys_dir())
     if not folder.is_dir():
         return []
     found = []
     for path in sorted(folder.glob("*.pub")):
+        paths.check_private(path, TRUST_WHAT)
         key = keyring.parse_public_key(path.read_bytes(), str(path))
         found.append(TrustedKey(keyring.fingerprint(key), key, str(path)))
     return found
@@ -83,6 +105,7 @@ def load_policy() -> list[dict[str, Any]]:
     path = policy_path()
     if not path.is_file():
         return []
+    _checked(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
@@ -103,10 +126,9 @@ def add_rule(images: str, keys: list[str]) -> None:
     rules = load_policy()
     rules.append({"images": images, "keys": keys})
     path = policy_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"version": 1, "rules": rules}, indent=2) + "\n")
-    os.replace(tmp, path)
+    paths.private_dir(path.parent, TRUST_WHAT)
+    paths.write_private(path, (json.dumps({"version": 1, "rules": rules}, indent=2)
+                               + "\n").encode())
 
 
 def keys_for(image_name: str) -> tuple[list[TrustedKey], str]:

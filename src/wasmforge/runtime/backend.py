@@ -88,6 +88,9 @@ class Invocation:
     tools: dict[str, Callable[[str], str]] = field(default_factory=dict)
     verbose: bool = False
     imports: tuple[str, ...] = ()  # the component's WIT imports, for notices
+    # The process tier: the SHA-256 of the sealed compiled code the host checked; the
+    # worker, which cannot read the seal's key, loads only bytes with this hash.
+    code_sha256: str | None = None
 
     def to_wire(self) -> bytes:
         """JSON for the process tier's worker. Not on the wire: the component and its
@@ -102,6 +105,7 @@ class Invocation:
             "network": list(grants.network), "clocks": grants.clocks,
             "random": grants.random, "stdio": grants.stdio, "memory": limits.memory_bytes,
             "timeout": limits.timeout_s, "fuel": limits.fuel, "verbose": self.verbose,
+            "code": self.code_sha256,
         }).encode()
 
     @classmethod
@@ -118,7 +122,7 @@ class Invocation:
         limits = RunLimits(memory_bytes=job["memory"], timeout_s=job["timeout"],
                            fuel=job["fuel"])
         return cls(name=job["name"], component=b"", digest=job["digest"], grants=grants,
-                   limits=limits, verbose=job["verbose"])
+                   limits=limits, verbose=job["verbose"], code_sha256=job.get("code"))
 
 
 FailureKind = Literal["exit", "trap", "timeout", "memory", "fuel", "denied", "internal"]

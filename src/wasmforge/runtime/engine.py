@@ -1,17 +1,19 @@
 """One wasmtime Engine per configuration, and compiled code that is never rebuilt on the hot path.
 
-Compiled components come, in order, from this process's memory, from the image's
-precompiled layer when its engine fingerprint is ours, or from the local cache
-`$WASMFORGE_HOME/cache/compiled/<component digest>-<engine key>.cwasm`; only a miss on
-all three compiles (once) and fills the cache. Files are loaded with
-`Component.deserialize_file`, which maps them instead of copying, and the engine keeps
-`memory_init_cow` on, so a guest's initial memory is copy-on-write from that mapping.
+Compiled components come, in order, from this process's memory, from the local cache
+`$WASMFORGE_HOME/cache/compiled/<component digest>-<engine key>.cwasm` (which `build` fills),
+or from a signed image's precompiled layer when its engine fingerprint is ours; only a miss
+on all three compiles (once) and fills the cache. Cached code is native code: it is loaded
+only when its seal proves this user's wasmforge wrote it (runtime/codecache.py), from the
+very bytes that were checked; anything else is discarded and compiled again. A process-tier
+worker, which cannot read the key, loads only bytes that hash to what its host checked
+(`expect_code`). The engine keeps `memory_init_cow` on, so a guest's initial memory is
+copy-on-write.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING
 import wasmtime
 from wasmtime.component import Component
 
+from wasmforge.runtime import codecache
 from wasmforge.runtime.codecache import (
     ENGINE_ANNOTATION,
     compiled_path,
@@ -48,6 +51,7 @@ _engines_lock = threading.Lock()
 _compiled: OrderedDict[tuple[str, bool], Component] = OrderedDict()
 _compiled_lock = threading.Lock()
 _ticker_started: set[bool] = set()
+_expected: dict[tuple[str, bool], str] = {}  # a worker's (digest, fuel) -> code's SHA-256
 
 
 def get_engine(fuel: bool = False) -> EngineBundle:
@@ -137,37 +141,58 @@ def forget_compiled() -> None:
         _compiled.clear()
 
 
+def expect_code(digest: str, fuel: bool, sha256: str) -> None:
+    """In a sandboxed worker: load `digest`'s cached code only if it hashes to `sha256`,
+    which the host read from the code's checked seal."""
+    _expected[(digest, fuel)] = sha256
+
+
 def cached_file(bundle: EngineBundle, digest: str, component: bytes,
                 precompiled: Layer | None = None) -> Path:
-    """Make sure the compiled-code file exists (for workers that map it) and return it."""
+    """Make sure sealed compiled code is cached (for workers that load it) and return it."""
     path = cache_path(digest, bundle)
-    if not path.is_file():
-        load_component(bundle, digest, component, precompiled)
+    if codecache.verified_sha256(path) is None:
+        compiled = load_component(bundle, digest, component, precompiled)
+        if codecache.verified_sha256(path) is None:  # this process held it: write it out
+            with contextlib.suppress(OSError):
+                codecache.store(path, bytes(compiled.serialize()))
     return path
 
 
 def _from_disk(bundle: EngineBundle, digest: str, component: bytes,
                precompiled: Layer | None) -> Component:
     path = cache_path(digest, bundle)
-    if (precompiled is not None and not path.is_file()
-            and precompiled.annotations.get(ENGINE_ANNOTATION) == bundle.fingerprint):
-        _write_atomic(path, precompiled.data)
-    if path.is_file():
+    expected = _expected.get((digest, bundle.fuel))
+    if expected is not None:
+        return _load_expected(bundle, path, expected)
+    data = codecache.load_sealed(path)
+    if data is None and precompiled is not None:
+        data = _from_layer(bundle, path, precompiled)
+    if data is not None:
         try:
-            return Component.deserialize_file(bundle.engine, str(path))
+            return Component.deserialize(bundle.engine, data)
         except wasmtime.WasmtimeError:
-            with contextlib.suppress(OSError):  # a sandbox sees the cache read-only
-                path.unlink(missing_ok=True)  # stale or foreign: rebuild below
+            codecache.discard(path)  # stale or foreign: compile below
     compiled = Component(bundle.engine, component)
-    try:
-        _write_atomic(path, bytes(compiled.serialize()))
-        return Component.deserialize_file(bundle.engine, str(path))
-    except OSError:
-        return compiled  # a read-only cache only costs speed
+    with contextlib.suppress(OSError):  # a cache we cannot write only costs speed
+        codecache.store(path, bytes(compiled.serialize()))
+    return compiled
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def _from_layer(bundle: EngineBundle, path: Path, precompiled: Layer) -> bytes | None:
+    """A signed image's precompiled code (run.py passes only signed layers), if it was
+    compiled for this engine; it is cached for later runs and workers."""
+    data = precompiled.data
+    if precompiled.annotations.get(ENGINE_ANNOTATION) != bundle.fingerprint:
+        return None
+    with contextlib.suppress(OSError):
+        codecache.store(path, data)
+    return data
+
+
+def _load_expected(bundle: EngineBundle, path: Path, sha256: str) -> Component:
+    data = codecache.read_matching(path, sha256)
+    if data is None:
+        raise wasmtime.WasmtimeError(f"the compiled code {path.name} does not match what the "
+                                     "host checked, so it was not loaded")
+    return Component.deserialize(bundle.engine, data)

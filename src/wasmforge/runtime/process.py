@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from wasmforge.runtime import policy, seccomp
 from wasmforge.runtime.backend import Backend, Invocation, RunOutcome, TierName, TierStatus
-from wasmforge.runtime.codecache import compiled_path
+from wasmforge.runtime.codecache import compiled_path, verified_sha256
 from wasmforge.runtime.network import plan, sockets_notice
 from wasmforge.runtime.sandbox import (
     BWRAP,
@@ -133,11 +133,12 @@ class ProcessBackend(Backend):
 
     def _job(self, invocation: Invocation) -> tuple[SandboxShape, bytes]:
         fuel = invocation.limits.fuel is not None
-        if not compiled_path(invocation.digest, fuel).is_file():  # else no engine here
+        code = verified_sha256(compiled_path(invocation.digest, fuel))  # else no engine here
+        if code is None:
             from wasmforge.runtime.engine import cached_file, get_engine
 
-            cached_file(get_engine(fuel=fuel), invocation.digest, invocation.component,
-                        invocation.precompiled)
+            code = verified_sha256(cached_file(get_engine(fuel=fuel), invocation.digest,
+                                             invocation.component, invocation.precompiled))
         grants = invocation.grants
         shape = self._shape(invocation)
         # Inside the sandbox: mounts at their bind points, the allow-list at its forwarders.
@@ -145,7 +146,7 @@ class ProcessBackend(Backend):
         inside = replace(grants, preopens=tuple(replace(preopen, host=path)
                                                 for (_, path, _), preopen in pairs),
                          network=tuple(f"tcp://{e.host}:{e.port}" for e in shape.network))
-        return shape, replace(invocation, grants=inside).to_wire()
+        return shape, replace(invocation, grants=inside, code_sha256=code).to_wire()
 
     def _take(self, shape: SandboxShape) -> Worker:
         with self._lock:

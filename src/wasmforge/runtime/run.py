@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,6 +101,8 @@ def load(request: RunRequest, notice: Notice) -> LoadedImage:
     path = Path(request.image)
     if path.exists() or request.image.endswith(".tar") or "/" not in request.image:
         return load_image(path, trust=request.trust, allow_unsigned=request.allow_unsigned)
+    import tempfile  # only a pull needs it
+
     from wasmforge.image.registry import pull_image
 
     with tempfile.TemporaryDirectory(prefix="wasmforge-pull-") as tmp:

@@ -28,7 +28,7 @@ from typing import Any
 import wasmforge
 from wasmforge.runtime import seccomp
 from wasmforge.runtime.backend import Invocation, RunOutcome
-from wasmforge.runtime.codecache import cache_root, wasmtime_folder
+from wasmforge.runtime.codecache import ensure_cache, wasmtime_folder
 from wasmforge.runtime.host_tools import Dispatch, dispatcher
 from wasmforge.runtime.network import NSSWITCH, Connector, Endpoint, hosts_file
 from wasmforge.runtime.worker import MAX_MESSAGE, TOOL_CALL, tool_reply
@@ -230,8 +230,7 @@ def bwrap_args(shape: SandboxShape, extra: list[str] | None = None) -> list[str]
             "--tmpfs", "/tmp", *system_dirs()]
     for path in _python_paths():
         args += ["--ro-bind", path, path]
-    cache_root().mkdir(parents=True, exist_ok=True)
-    args += ["--ro-bind", str(cache_root()), f"{SANDBOX_HOME}/cache/compiled"]
+    args += ["--ro-bind", str(ensure_cache()), f"{SANDBOX_HOME}/cache/compiled"]
     for host, inside, read_only in shape.binds:
         args += ["--ro-bind" if read_only else "--bind", host, inside]
     args += [*(extra or []), "--chdir", "/", "--remount-ro", "/"]

@@ -22,13 +22,13 @@ class WasmBackend(Backend):
 
     def available(self) -> TierStatus:
         try:
-            from importlib.metadata import version
-
             import wasmtime  # noqa: F401
+
+            from wasmforge.runtime.codecache import wasmtime_version  # no importlib.metadata
         except ImportError as err:
             return TierStatus(False, f"wasmtime-py cannot be imported ({err}); "
                               "reinstall wasmforge with `pip install .`")
-        return TierStatus(True, f"in-process wasmtime-py {version('wasmtime')}")
+        return TierStatus(True, f"in-process wasmtime-py {wasmtime_version()}")
 
     def prestart(self, invocation: Invocation) -> None:
         """Load (or, the first time, compile) the component before the wall clock starts."""

@@ -91,6 +91,15 @@ def _drop_capabilities() -> None:
         raise OSError(ctypes.get_errno(), "capset failed")
 
 
+def _expecting_code(invocation: Invocation) -> Invocation:
+    """Tell the engine which compiled code the host checked before the guest loads."""
+    from wasmforge.runtime.engine import expect_code
+
+    fuel = invocation.limits.fuel is not None
+    expect_code(invocation.digest, fuel, str(invocation.code_sha256))
+    return invocation
+
+
 def serve(channel: socket.socket) -> None:
     from wasmforge.runtime.instance import execute
 
@@ -112,8 +121,8 @@ def serve(channel: socket.socket) -> None:
             os.close(fd)
         try:
             # the sandbox's network namespace reaches only the allow-list (network.py)
-            outcome = execute(Invocation.from_wire(message), network_confined=True,
-                              dispatch=remote)
+            outcome = execute(_expecting_code(Invocation.from_wire(message)),
+                              network_confined=True, dispatch=remote)
         except Exception as err:  # report, never die silently with the host waiting
             outcome = RunOutcome(1, "internal", f"the worker failed: {err}")
         for target in (0, 1, 2):
