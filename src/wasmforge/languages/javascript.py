@@ -31,6 +31,8 @@ from wasmforge.languages.glue import wit
 from wasmforge.languages.tools import (
     Requirement,
     install_remedy,
+    node_prefix,
+    npm_package_dir,
     project_files,
     require_binary,
     require_npm,
@@ -40,10 +42,25 @@ from wasmforge.project import Project
 
 COMPONENTIZE_JS = Requirement("npm", "@bytecodealliance/componentize-js", "0.23.0")
 ESBUILD = Requirement("npm", "esbuild", "0.28.2")
+# componentize-js imports this without declaring it (it comes with jco): pinned here so
+# that it stays at the top of the toolchain's node_modules whatever else is installed.
+PREVIEW2_SHIM = Requirement("npm", "@bytecodealliance/preview2-shim", "0.25.0")
+# Bundle-time rewriting of what the engine lacks (regexps with Unicode property escapes or
+# the v flag): acorn finds the bundle's regexps, regexpu-core rewrites them.
+BUNDLE_TOOLS = (Requirement("npm", "acorn", "8.19.0"),
+                Requirement("npm", "regexpu-core", "6.5.4"))
+# Node's pure builtins, as the bundle's polyfills (glue/js_node.mjs maps the names).
+POLYFILLS = (Requirement("npm", "path-browserify", "1.0.1"),
+             Requirement("npm", "events", "3.3.0"),
+             Requirement("npm", "util", "0.12.5"),
+             Requirement("npm", "buffer", "6.0.3"),
+             Requirement("npm", "@noble/hashes", "2.4.0"))
+NPM_PINS = (COMPONENTIZE_JS, ESBUILD, PREVIEW2_SHIM, *BUNDLE_TOOLS, *POLYFILLS)
 ENTRY = "main.js"
 _SOURCE_SUFFIXES = {".js", ".mjs", ".cjs", ".json", ".ts"}
 _SKIP_DIRS = {"build", "node_modules"}
-_GLUE = ("js_build.mjs", "js_process.js", "js_fs.js")
+_GLUE = ("js_build.mjs", "js_node.mjs", "js_regex.mjs", "js_process.js", "js_fs.js",
+         "js_crypto.js", "js_globals.js")
 _NODE_FIX = "install Node.js 20 or newer, e.g. `apt-get install nodejs npm`"
 
 
@@ -52,12 +69,12 @@ class JavaScriptDriver:
     entry_file = ENTRY
 
     def requirements(self) -> list[Requirement]:
-        return [COMPONENTIZE_JS, ESBUILD, wit.JCO]
+        return [*NPM_PINS, wit.JCO]
 
     def status(self) -> ToolStatus:
         try:
             require_binary("node", self.name, _NODE_FIX)
-            for req in (COMPONENTIZE_JS, ESBUILD):
+            for req in NPM_PINS:
                 require_npm(req, self.name)
             version, _ = wit.wasi_version(self.name)
         except ToolchainMissing as missing:
@@ -77,13 +94,15 @@ class JavaScriptDriver:
         return {}
 
     def toolchain_versions(self) -> dict[str, str]:
-        return {**{req.name: req.version for req in (COMPONENTIZE_JS, ESBUILD, wit.JCO)},
+        return {**{req.name: req.version for req in (*NPM_PINS, wit.JCO)},
                 "wasmforge-glue": glue.digest(*_GLUE, repro.SHIM)}
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
         node = require_binary("node", self.name, _NODE_FIX)
         componentize_js = require_npm(COMPONENTIZE_JS, self.name)
         esbuild = require_npm(ESBUILD, self.name)
+        for req in (*BUNDLE_TOOLS, *POLYFILLS):
+            require_npm(req, self.name)
         entry = project.root / ENTRY
         if not entry.is_file():
             raise BuildFailed(f"{ENTRY} is missing", where=str(project.root),
@@ -116,6 +135,9 @@ class JavaScriptDriver:
                 "out": str(out), "stage": str(base),
                 "esbuild": (esbuild / "lib" / "main.js").as_uri(),
                 "componentizeJs": (componentize_js / "src" / "componentize.js").as_uri(),
+                "acorn": (npm_package_dir(BUNDLE_TOOLS[0]) / "dist" / "acorn.mjs").as_uri(),
+                "regexpu": (npm_package_dir(BUNDLE_TOOLS[1]) / "rewrite-pattern.js").as_uri(),
+                "nodePrefix": str(node_prefix()),
                 "nodePaths": node_paths, "preserveSymlinks": root != project.root,
                 "disableFeatures": disable,
                 "wizerEnv": repro.preload_env(inputs[:16]),

@@ -2,37 +2,29 @@
 // top-level code runs inside wasi:cli/run (componentize-js pre-initialises at build time, so
 // code at the top level of the component's module would run then, not at run time), then
 // make the component with componentize-js. Usage: node js_build.mjs CONFIG.json
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, realpath, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { nodePlugin } from "./js_node.mjs";
+import { lowerRegexps } from "./js_regex.mjs";
 
 const config = JSON.parse(await readFile(process.argv[2], "utf8"));
 const esbuild = (await import(config.esbuild)).default;
 const { componentize } = await import(config.componentizeJs);
 
-// The shims are modules of their own namespace, "wasmforge:js_fs.js": the bundle (whose
-// text the component keeps) names them so, not by the build folder's path.
-const shims = { fs: "js_fs.js", process: "js_process.js" };
-const shimPlugin = {
-  name: "wasmforge-shims",
-  setup(build) {
-    build.onResolve({ filter: /^(node:)?(fs|process)$/ }, (args) => ({
-      path: shims[args.path.replace(/^node:/, "")],
-      namespace: "wasmforge",
-    }));
-    build.onResolve({ filter: /^wasmforge:/ }, (args) => ({
-      path: args.path.slice("wasmforge:".length),
-      namespace: "wasmforge",
-    }));
-    build.onResolve({ filter: /^\.\/js_\w+\.js$/, namespace: "wasmforge" }, (args) => ({
-      path: args.path.slice(2),
-      namespace: "wasmforge",
-    }));
-    build.onLoad({ filter: /.*/, namespace: "wasmforge" }, async (args) => ({
-      contents: await readFile(path.join(config.glue, args.path), "utf8"),
-      loader: "js",
-    }));
-  },
-};
+// Node's builtins (shims and polyfills), and the engine's missing regexp features.
+const plugin = nodePlugin(config);
+const acorn = await import(config.acorn);
+const rewritePattern = (await import(config.regexpu)).default;
+
+// The toolchain's packages (the polyfills) are named in the bundle and its source map
+// relative to the project; they are renamed to one fixed folder, the same on every machine.
+const toolchainModules = path.relative(config.root, await realpath(config.nodePrefix));
+const renamed = (text) => text.replaceAll(toolchainModules, "wasmforge");
+
+function reportBuildErrors(errors) {
+  return esbuild.formatMessages(errors.map((e) => ({ ...e, pluginName: "" })),
+                                { kind: "error", color: false });
+}
 
 let bundled;
 let sourceMap;
@@ -49,20 +41,37 @@ try {
     conditions: ["import", "module", "default"],
     nodePaths: config.nodePaths,
     external: ["wasi:*"],
-    inject: ["wasmforge:js_process.js"],
+    inject: ["wasmforge:js_process.js", "wasmforge:js_globals.js"],
+    define: { global: "globalThis" },
     preserveSymlinks: config.preserveSymlinks,
-    plugins: [shimPlugin],
+    plugins: [plugin],
     logLevel: "silent",
     charset: "utf8",
     outfile: path.join(config.root, "bundle.js"),
     sourcemap: "external",
     sourcesContent: false,
   });
-  bundled = result.outputFiles.find((f) => f.path.endsWith(".js")).text;
+  bundled = renamed(result.outputFiles.find((f) => f.path.endsWith(".js")).text);
   sourceMap = JSON.parse(result.outputFiles.find((f) => f.path.endsWith(".map")).text);
 } catch (err) {
-  const messages = await esbuild.formatMessages(err.errors ?? [], { kind: "error", color: false });
+  const messages = await reportBuildErrors(err.errors ?? []);
   process.stderr.write(messages.length ? messages.join("") : String(err));
+  process.exit(1);
+}
+const sources = sourceMap.sources.map((s) => renamed(s).replace(/^(\.\.\/)+/, ""));
+const bundleLines = sourceLines(sourceMap.mappings);
+
+// "file:line" of the user's source for a place in the bundle, when the map has it.
+function bundlePlace(line) {
+  const origin = bundleLines[line];
+  return origin ? `${sources[origin[0]]}:${origin[1]}` : `bundle line ${line + 1}`;
+}
+
+try {
+  bundled = lowerRegexps(bundled, acorn, rewritePattern);
+} catch (err) {
+  const line = err.offset === undefined ? -1 : bundled.slice(0, err.offset).split("\n").length - 1;
+  process.stderr.write(`${line < 0 ? "" : `${bundlePlace(line)}: `}${err.message}\n`);
   process.exit(1);
 }
 
@@ -122,14 +131,11 @@ function sourceLines(mappings) {
   });
   return table;
 }
-const bundleLines = sourceLines(sourceMap.mappings);
 const firstBodyLine = Math.max(hoisted.length, 1) + 2;
 const wrapperLines = {};
 bodyOrigin.forEach((origin, k) => {
   if (bundleLines[origin]) wrapperLines[firstBodyLine + k] = bundleLines[origin];
 });
-const sources = sourceMap.sources.map((s) => s.replace(/^(\.\.\/)+/, ""));
-
 const wrapper = `${hoisted.join("\n")}
 async function __wasmforgeMain() {
 ${body.join("\n")}
@@ -193,7 +199,13 @@ try {
   });
   await writeFile(config.out, component);
 } catch (err) {
-  process.stderr.write(`${err && err.message ? err.message : err}\n`);
+  // The engine's errors (it runs the module once at build time) name the wrapper's lines.
+  const message = String(err && err.message ? err.message : err).replace(
+    /(?:[^\s()@]*\/)?component\.js:(\d+)(?::\d+)?/g, (found, line) => {
+      const origin = wrapperLines[line];
+      return origin ? `${sources[origin[0]]}:${origin[1]}` : found;
+    });
+  process.stderr.write(`${message}\n`);
   process.exit(1);
 } finally {
   Math.random = random;
