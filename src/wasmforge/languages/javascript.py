@@ -59,8 +59,8 @@ NPM_PINS = (COMPONENTIZE_JS, ESBUILD, PREVIEW2_SHIM, *BUNDLE_TOOLS, *POLYFILLS)
 ENTRY = "main.js"
 _SOURCE_SUFFIXES = {".js", ".mjs", ".cjs", ".json", ".ts"}
 _SKIP_DIRS = {"build", "node_modules"}
-_GLUE = ("js_build.mjs", "js_node.mjs", "js_regex.mjs", "js_process.js", "js_fs.js",
-         "js_crypto.js", "js_globals.js")
+_GLUE = ("js_build.mjs", "js_node.mjs", "js_regex.mjs", "js_sourcemap.mjs", "js_process.js",
+         "js_fs.js", "js_crypto.js", "js_globals.js")
 _NODE_FIX = "install Node.js 20 or newer, e.g. `apt-get install nodejs npm`"
 
 

@@ -6,6 +6,7 @@ import { readFile, realpath, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { nodePlugin } from "./js_node.mjs";
 import { lowerRegexps } from "./js_regex.mjs";
+import { lineSegments, segmentAt } from "./js_sourcemap.mjs";
 
 const config = JSON.parse(await readFile(process.argv[2], "utf8"));
 const esbuild = (await import(config.esbuild)).default;
@@ -59,19 +60,20 @@ try {
   process.exit(1);
 }
 const sources = sourceMap.sources.map((s) => renamed(s).replace(/^(\.\.\/)+/, ""));
-const bundleLines = sourceLines(sourceMap.mappings);
+const bundleLines = lineSegments(sourceMap.mappings);
 
 // "file:line" of the user's source for a place in the bundle, when the map has it.
-function bundlePlace(line) {
-  const origin = bundleLines[line];
-  return origin ? `${sources[origin[0]]}:${origin[1]}` : `bundle line ${line + 1}`;
+function bundlePlace(line, column = 1) {
+  const origin = bundleLines[line] && segmentAt(bundleLines[line], column);
+  return origin ? `${sources[origin[1]]}:${origin[2]}` : `bundle line ${line + 1}`;
 }
 
 try {
   bundled = lowerRegexps(bundled, acorn, rewritePattern);
 } catch (err) {
-  const line = err.offset === undefined ? -1 : bundled.slice(0, err.offset).split("\n").length - 1;
-  process.stderr.write(`${line < 0 ? "" : `${bundlePlace(line)}: `}${err.message}\n`);
+  const before = err.offset === undefined ? null : bundled.slice(0, err.offset).split("\n");
+  const place = before ? `${bundlePlace(before.length - 1, before.at(-1).length + 1)}: ` : "";
+  process.stderr.write(`${place}${err.message}\n`);
   process.exit(1);
 }
 
@@ -99,38 +101,6 @@ for (let i = 0; i < lines.length; i++) {
   }
 }
 
-// Stack traces name the user's files: a table from the wrapper's lines to source lines,
-// taken from esbuild's source map (the first mapped segment of each bundle line).
-function sourceLines(mappings) {
-  const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const table = [];
-  let source = 0;
-  let line = 0;
-  mappings.split(";").forEach((group, generated) => {
-    for (const segment of group.split(",")) {
-      const values = [];
-      let value = 0;
-      let shift = 0;
-      for (const ch of segment) {
-        const digit = digits.indexOf(ch);
-        value += (digit & 31) << shift;
-        if (digit & 32) {
-          shift += 5;
-        } else {
-          values.push(value & 1 ? -(value >>> 1) : value >>> 1);
-          value = 0;
-          shift = 0;
-        }
-      }
-      if (values.length >= 4) {
-        source += values[1];
-        line += values[2];
-        table[generated] ??= [source, line + 1];
-      }
-    }
-  });
-  return table;
-}
 const firstBodyLine = Math.max(hoisted.length, 1) + 2;
 const wrapperLines = {};
 bodyOrigin.forEach((origin, k) => {
@@ -145,9 +115,11 @@ const __wasmforgeSources = ${JSON.stringify(sources)};
 const __wasmforgeLines = ${JSON.stringify(wrapperLines)};
 
 function __wasmforgeFrame(frame) {
-  return frame.replace(/component\\.js:(\\d+):\\d+/, (found, line) => {
-    const origin = __wasmforgeLines[line];
-    return origin ? \`\${__wasmforgeSources[origin[0]]}:\${origin[1]}\` : found;
+  return frame.replace(/component\\.js:(\\d+):(\\d+)/, (found, line, column) => {
+    const segments = __wasmforgeLines[line] ?? [];
+    let origin = segments[0];
+    for (const segment of segments) if (segment[0] <= column - 1) origin = segment;
+    return origin ? \`\${__wasmforgeSources[origin[1]]}:\${origin[2]}\` : found;
   });
 }
 
@@ -155,7 +127,7 @@ function __wasmforgeReport(err) {
   const frames = err && err.stack ? String(err.stack).trim().split("\\n") : [];
   const shown = frames
     .filter((f) => !/^run@component\\.js|initializer\\.js/.test(f))
-    .map((f) => __wasmforgeFrame(f.replace(/^__wasmforgeMain@/, "@")));
+    .map((f) => __wasmforgeFrame(f.replace(/^__wasmforgeMain\\/?/, "")));
   console.error([\`Uncaught \${err}\`, ...shown].join("\\n"));
 }
 
@@ -201,9 +173,9 @@ try {
 } catch (err) {
   // The engine's errors (it runs the module once at build time) name the wrapper's lines.
   const message = String(err && err.message ? err.message : err).replace(
-    /(?:[^\s()@]*\/)?component\.js:(\d+)(?::\d+)?/g, (found, line) => {
-      const origin = wrapperLines[line];
-      return origin ? `${sources[origin[0]]}:${origin[1]}` : found;
+    /(?:[^\s()@]*\/)?component\.js:(\d+)(?::(\d+))?/g, (found, line, column) => {
+      const origin = wrapperLines[line] && segmentAt(wrapperLines[line], Number(column ?? 1));
+      return origin ? `${sources[origin[1]]}:${origin[2]}` : found;
     });
   process.stderr.write(`${message}\n`);
   process.exit(1);
