@@ -4,7 +4,12 @@ esbuild bundles the user's module with its local imports and the npm packages of
 project's package.json; generated glue (glue/js_build.mjs) moves the bundle's top-level code
 into the wasi:cli/run export, and componentize-js makes the component. `process.argv`,
 `process.env`, `process.exitCode`, `process.exit()`, `process.stdin.read()` and
-`fs.readFileSync` (over WASI) are provided by glue/js_process.js and glue/js_fs.js.
+`fs.readFileSync` (over WASI) are provided by glue/js_process.js and glue/js_fs.js; Node's
+path, events, util and buffer by pinned npm polyfills, crypto by glue/js_crypto.js (hashes
+over @noble/hashes, randomness from the engine's Web Crypto); any other builtin is a build
+error at the importing line (glue/js_node.mjs). The engine has no ICU, so regexps with
+Unicode property escapes or the v flag are rewritten in the bundle (glue/js_regex.mjs), and
+errors name the user's files and lines through esbuild's source map (glue/js_sourcemap.mjs).
 
 Builds are byte-reproducible. componentize-js keeps the engine's memory after wizer ran its
 start-up, and that memory held (1) paths of the build folder: the wrapper's, componentize-js's

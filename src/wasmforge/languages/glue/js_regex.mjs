@@ -68,7 +68,12 @@ function collectEdits(root, rewritePattern) {
 // Returns `code` with its unsupported regexps rewritten. A pattern regexpu-core rejects is
 // an Error whose `offset` is the regexp's place in `code`.
 export function lowerRegexps(code, acorn, rewritePattern) {
-  const ast = acorn.parse(code, { ecmaVersion: "latest", sourceType: "module" });
+  let ast;
+  try {
+    ast = acorn.parse(code, { ecmaVersion: "latest", sourceType: "module" });
+  } catch {
+    return code; // syntax newer than acorn's: the engine judges it, and its errors are mapped
+  }
   let out = code;
   for (const [start, end, text] of collectEdits(ast, rewritePattern)) {
     out = out.slice(0, start) + text + out.slice(end);

@@ -1,6 +1,7 @@
 // js-builtins: a release tool's core, written against Node's builtins: it lays out an
 // artifact tree (path), reports progress through events, formats with util, encodes with
-// Buffer and checksums and signs with crypto.
+// Buffer and checksums and signs with crypto; `syntax` runs current JavaScript that
+// packages ship untranspiled.
 import { EventEmitter, once } from "node:events";
 import path from "node:path";
 import { basename, extname, join, posix, relative } from "path";
@@ -8,6 +9,7 @@ import util, { format, inspect, promisify } from "node:util";
 import { types } from "util";
 import { Buffer as NodeBuffer } from "node:buffer";
 import { chunkedEqualsWhole, digests, randomness, signature } from "./lib/checksums.js";
+import { modern } from "./lib/modern.js";
 
 const mode = process.argv[2] ?? "all";
 
@@ -63,7 +65,11 @@ function hashes() {
   console.log(JSON.stringify(randomness()));
 }
 
-const parts = { paths, events, utilities, buffers, hashes };
+async function syntax() {
+  console.log(await modern());
+}
+
+const parts = { paths, events, utilities, buffers, hashes, syntax };
 for (const [name, run] of Object.entries(parts)) {
   if (mode === "all" || mode === name) {
     console.log(`== ${name}`);
