@@ -266,3 +266,35 @@ def test_unknown_npm_package_fails_with_npms_message(script_new, script_home, tm
     message = str(caught.value)
     assert "npm install" in message and "wasmforge-no-such-package-xq7" in message
     assert "package.json" in message
+
+
+@pytest.mark.slow
+def test_engine_error_at_build_names_the_source_line(script_new, script_home, tmp_path) -> None:
+    # esbuild accepts this regexp; the engine, running the module at build time, does not
+    root = script_new(tmp_path, "javascript", "jsengine", {
+        "main.js": 'import { check } from "./lib/re.js";\nconsole.log(check("xy"));\n',
+        "lib/re.js": "// a pattern every engine rejects\n\nexport function check(s) {\n"
+                     "  return /(?<a>x)(?<a>y)/.test(s);\n}\n",
+    })
+    with pytest.raises(BuildFailed) as caught:
+        build_project(root)
+    message = str(caught.value)
+    assert "lib/re.js:4" in message and "duplicate capture group name" in message
+    assert "component.js" not in message and "wizer" not in message
+
+
+@pytest.mark.slow
+def test_unsupported_builtin_fails_before_the_engine_runs(script_new, script_home,
+                                                          tmp_path) -> None:
+    root = script_new(tmp_path, "javascript", "jsspawn", {
+        "main.js": '// spawns a tool\n\nimport { spawnSync } from "child_process";\n'
+                   'console.log(spawnSync("ls"));\n',
+    })
+    with pytest.raises(BuildFailed) as caught:
+        build_project(root)
+    message = str(caught.value)
+    assert "main.js:3:" in message
+    assert ('"child_process" is a Node.js builtin that wasmforge components do not have '
+            "(they have buffer, crypto, events, fs, path, path/posix, process, util, "
+            "util/types)") in message
+    assert "platform" not in message

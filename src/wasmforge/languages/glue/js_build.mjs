@@ -173,6 +173,8 @@ try {
 } catch (err) {
   // The engine's errors (it runs the module once at build time) name the wrapper's lines.
   const message = String(err && err.message ? err.message : err).replace(
+    /^Failed to initialize component \(wizer \(.*\)\):\s*Exception while evaluating top-level script\s*/,
+    "the JavaScript engine rejected the module:\n").replace(
     /(?:[^\s()@]*\/)?component\.js:(\d+)(?::(\d+))?/g, (found, line, column) => {
       const origin = wrapperLines[line] && segmentAt(wrapperLines[line], Number(column ?? 1));
       return origin ? `${sources[origin[1]]}:${origin[2]}` : found;
