@@ -32,8 +32,11 @@ function resolveBuiltin(build, config, args) {
   const name = args.path.replace(/^node:/, "");
   if (SHIMS[name]) return { path: SHIMS[name], namespace: "wasmforge" };
   if (POLYFILLS[name]) {
+    // Free of side effects: the injected global Buffer costs nothing where it is not used.
     return build.resolve(POLYFILLS[name], { kind: args.kind, resolveDir: config.nodePrefix })
-      .then((found) => (found.errors.length ? { errors: found.errors } : { path: found.path }));
+      .then((found) => (found.errors.length
+        ? { errors: found.errors }
+        : { path: found.path, sideEffects: false }));
   }
   // A package's require() may sit in a try block or a branch for Node only: it stays a
   // call that fails if it runs. Anything else fails the build here.
