@@ -3,18 +3,23 @@ real wasmtime."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import wasmforge.languages.glue
 from wasmforge.errors import BuildFailed, ToolchainMissing
 from wasmforge.languages import repro
 from wasmforge.languages.javascript import driver
+from wasmforge.languages.tools import node_prefix
 from wasmforge.toolchain.build import build_project
 
+GLUE = Path(wasmforge.languages.glue.__file__).parent
 PROBE_MAIN = """\
 import { readFileSync } from "fs";
 import ms from "ms";
@@ -298,3 +303,34 @@ def test_unsupported_builtin_fails_before_the_engine_runs(script_new, script_hom
             "(they have buffer, crypto, events, fs, path, path/posix, process, util, "
             "util/types)") in message
     assert "platform" not in message
+
+
+REGEX_CASES = r"""
+const a = /[\p{L}\p{N}]+/gu;
+const b = new RegExp("[\\p{L}--[a-z]]", "v");
+const c = x / 2 / y;
+const d = "\\p{L} stays text";
+const e = /\p{L}/;
+"""
+
+
+def test_regexps_the_engine_lacks_are_rewritten_in_place() -> None:
+    node = shutil.which("node")
+    if node is None or not driver.status().usable:
+        pytest.skip("node and the JavaScript toolchain are needed")
+    modules = node_prefix() / "node_modules"
+    acorn, regexpu, glue = (json.dumps(path.as_uri()) for path in (
+        modules / "acorn/dist/acorn.mjs", modules / "regexpu-core/rewrite-pattern.js",
+        GLUE / "js_regex.mjs"))
+    script = (
+        f"import * as acorn from {acorn};\nimport rewrite from {regexpu};\n"
+        f"import {{ lowerRegexps }} from {glue};\n"
+        f"process.stdout.write(lowerRegexps({json.dumps(REGEX_CASES)}, acorn, rewrite));\n")
+    proc = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(REGEX_CASES.splitlines())  # every rewrite stays on its line
+    assert "\\p{" not in lines[1] and lines[1].endswith("/gu;")
+    assert lines[2].startswith('const b = new RegExp("[') and lines[2].endswith('", "u");')
+    assert lines[3:] == REGEX_CASES.splitlines()[3:]  # division, strings, no u flag: as is
