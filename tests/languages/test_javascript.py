@@ -3,16 +3,21 @@ real wasmtime."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+import wasmforge.languages.glue
 from wasmforge.errors import BuildFailed
 from wasmforge.languages import repro
 from wasmforge.languages.javascript import driver
+from wasmforge.languages.tools import node_prefix
 from wasmforge.toolchain.build import build_project
 
+GLUE = Path(wasmforge.languages.glue.__file__).parent
 PROBE_MAIN = """\
 import { readFileSync } from "fs";
 import ms from "ms";
@@ -232,3 +237,66 @@ def test_unknown_npm_package_fails_with_npms_message(new_project, lang_home, tmp
     message = str(caught.value)
     assert "npm install" in message and "wasmforge-no-such-package-xq7" in message
     assert "package.json" in message
+
+
+@pytest.mark.slow
+def test_engine_error_at_build_names_the_source_line(new_project, lang_home, tmp_path) -> None:
+    # esbuild accepts this regexp; the engine, running the module at build time, does not
+    root = new_project(tmp_path, "javascript", "jsengine", {
+        "main.js": 'import { check } from "./lib/re.js";\nconsole.log(check("xy"));\n',
+        "lib/re.js": "// a pattern every engine rejects\n\nexport function check(s) {\n"
+                     "  return /(?<a>x)(?<a>y)/.test(s);\n}\n",
+    })
+    with pytest.raises(BuildFailed) as caught:
+        build_project(root)
+    message = str(caught.value)
+    assert "lib/re.js:4" in message and "duplicate capture group name" in message
+    assert "component.js" not in message and "wizer" not in message
+
+
+@pytest.mark.slow
+def test_unsupported_builtin_fails_before_the_engine_runs(new_project, lang_home,
+                                                          tmp_path) -> None:
+    root = new_project(tmp_path, "javascript", "jsspawn", {
+        "main.js": '// spawns a tool\n\nimport { spawnSync } from "child_process";\n'
+                   'console.log(spawnSync("ls"));\n',
+    })
+    with pytest.raises(BuildFailed) as caught:
+        build_project(root)
+    message = str(caught.value)
+    assert "main.js:3:" in message
+    assert ('"child_process" is a Node.js builtin that wasmforge components do not have '
+            "(they have buffer, crypto, events, fs, path, path/posix, process, util, "
+            "util/types)") in message
+    assert "platform" not in message
+
+
+REGEX_CASES = r"""
+const a = /[\p{L}\p{N}]+/gu;
+const b = new RegExp("[\\p{L}--[a-z]]", "v");
+const c = x / 2 / y;
+const d = "\\p{L} stays text";
+const e = /\p{L}/;
+"""
+
+
+def test_regexps_the_engine_lacks_are_rewritten_in_place() -> None:
+    node = shutil.which("node")
+    if node is None or not driver.status().usable:
+        pytest.skip("node and the JavaScript toolchain are needed")
+    modules = node_prefix() / "node_modules"
+    acorn, regexpu, glue = (json.dumps(path.as_uri()) for path in (
+        modules / "acorn/dist/acorn.mjs", modules / "regexpu-core/rewrite-pattern.js",
+        GLUE / "js_regex.mjs"))
+    script = (
+        f"import * as acorn from {acorn};\nimport rewrite from {regexpu};\n"
+        f"import {{ lowerRegexps }} from {glue};\n"
+        f"process.stdout.write(lowerRegexps({json.dumps(REGEX_CASES)}, acorn, rewrite));\n")
+    proc = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(REGEX_CASES.splitlines())  # every rewrite stays on its line
+    assert "\\p{" not in lines[1] and lines[1].endswith("/gu;")
+    assert lines[2].startswith('const b = new RegExp("[') and lines[2].endswith('", "u");')
+    assert lines[3:] == REGEX_CASES.splitlines()[3:]  # division, strings, no u flag: as is

@@ -4,7 +4,12 @@ esbuild bundles the user's module with its local imports and the npm packages of
 project's package.json; generated glue (glue/js_build.mjs) moves the bundle's top-level code
 into the wasi:cli/run export, and componentize-js makes the component. `process.argv`,
 `process.env`, `process.exitCode`, `process.exit()`, `process.stdin.read()` and
-`fs.readFileSync` (over WASI) are provided by glue/js_process.js and glue/js_fs.js.
+`fs.readFileSync` (over WASI) are provided by glue/js_process.js and glue/js_fs.js; Node's
+path, events, util and buffer by pinned npm polyfills, crypto by glue/js_crypto.js (hashes
+over @noble/hashes, randomness from the engine's Web Crypto); any other builtin is a build
+error at the importing line (glue/js_node.mjs). The engine has no ICU, so regexps with
+Unicode property escapes or the v flag are rewritten in the bundle (glue/js_regex.mjs), and
+errors name the user's files and lines through esbuild's source map (glue/js_sourcemap.mjs).
 
 Builds are byte-reproducible. componentize-js keeps the engine's memory after wizer ran its
 start-up, and that memory held (1) paths of the build folder: the wrapper's, componentize-js's
@@ -30,6 +35,8 @@ from wasmforge.languages.base import BuildContext, BuildOutput, LanguageDriver
 from wasmforge.languages.glue import wit
 from wasmforge.languages.tools import (
     Requirement,
+    node_prefix,
+    npm_package_dir,
     project_files,
     require_binary,
     require_npm,
@@ -39,10 +46,25 @@ from wasmforge.project import Project
 
 COMPONENTIZE_JS = Requirement("npm", "@bytecodealliance/componentize-js", "0.23.0")
 ESBUILD = Requirement("npm", "esbuild", "0.28.2")
+# componentize-js imports this without declaring it (it comes with jco): pinned here so
+# that it stays at the top of the toolchain's node_modules whatever else is installed.
+PREVIEW2_SHIM = Requirement("npm", "@bytecodealliance/preview2-shim", "0.25.0")
+# Bundle-time rewriting of what the engine lacks (regexps with Unicode property escapes or
+# the v flag): acorn finds the bundle's regexps, regexpu-core rewrites them.
+BUNDLE_TOOLS = (Requirement("npm", "acorn", "8.19.0"),
+                Requirement("npm", "regexpu-core", "6.5.4"))
+# Node's pure builtins, as the bundle's polyfills (glue/js_node.mjs maps the names).
+POLYFILLS = (Requirement("npm", "path-browserify", "1.0.1"),
+             Requirement("npm", "events", "3.3.0"),
+             Requirement("npm", "util", "0.12.5"),
+             Requirement("npm", "buffer", "6.0.3"),
+             Requirement("npm", "@noble/hashes", "2.4.0"))
+NPM_PINS = (COMPONENTIZE_JS, ESBUILD, PREVIEW2_SHIM, *BUNDLE_TOOLS, *POLYFILLS)
 ENTRY = "main.js"
 _SOURCE_SUFFIXES = {".js", ".mjs", ".cjs", ".json", ".ts"}
 _SKIP_DIRS = {"build", "node_modules"}
-_GLUE = ("js_build.mjs", "js_process.js", "js_fs.js")
+_GLUE = ("js_build.mjs", "js_node.mjs", "js_regex.mjs", "js_sourcemap.mjs", "js_process.js",
+         "js_fs.js", "js_crypto.js", "js_globals.js")
 _NODE_FIX = "install Node.js 20 or newer, e.g. `apt-get install nodejs npm`"
 
 
@@ -51,7 +73,7 @@ class JavaScriptDriver(LanguageDriver):
     entry_file = ENTRY
 
     def requirements(self) -> list[Requirement]:
-        return [COMPONENTIZE_JS, ESBUILD, wit.JCO]
+        return [*NPM_PINS, wit.JCO]
 
     def check_installed(self) -> None:
         require_binary("node", self.name, _NODE_FIX)
@@ -76,6 +98,8 @@ class JavaScriptDriver(LanguageDriver):
         node = require_binary("node", self.name, _NODE_FIX)
         componentize_js = require_npm(COMPONENTIZE_JS, self.name)
         esbuild = require_npm(ESBUILD, self.name)
+        for req in (*BUNDLE_TOOLS, *POLYFILLS):
+            require_npm(req, self.name)
         self.entry(project, "the ES module the component runs")
         work = ctx.work_dir
         work.mkdir(parents=True, exist_ok=True)
@@ -105,6 +129,9 @@ class JavaScriptDriver(LanguageDriver):
                 "out": str(out), "stage": str(base),
                 "esbuild": (esbuild / "lib" / "main.js").as_uri(),
                 "componentizeJs": (componentize_js / "src" / "componentize.js").as_uri(),
+                "acorn": (npm_package_dir(BUNDLE_TOOLS[0]) / "dist" / "acorn.mjs").as_uri(),
+                "regexpu": (npm_package_dir(BUNDLE_TOOLS[1]) / "rewrite-pattern.js").as_uri(),
+                "nodePrefix": str(node_prefix()),
                 "nodePaths": node_paths, "preserveSymlinks": root != project.root,
                 "disableFeatures": disable,
                 "wizerEnv": repro.preload_env(inputs[:16]),

@@ -2,8 +2,11 @@
 // top-level code runs inside wasi:cli/run (componentize-js pre-initialises at build time, so
 // code at the top level of the component's module would run then, not at run time), then
 // make the component with componentize-js. Usage: node js_build.mjs CONFIG.json
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, realpath, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { nodePlugin } from "./js_node.mjs";
+import { lowerRegexps } from "./js_regex.mjs";
+import { lineSegments, segmentAt } from "./js_sourcemap.mjs";
 
 const config = JSON.parse(await readFile(process.argv[2], "utf8"));
 const NO_NETWORK = "[capabilities] network in wasmforge.toml is empty; add the endpoint " +
@@ -11,30 +14,20 @@ const NO_NETWORK = "[capabilities] network in wasmforge.toml is empty; add the e
 const esbuild = (await import(config.esbuild)).default;
 const { componentize } = await import(config.componentizeJs);
 
-// The shims are modules of their own namespace, "wasmforge:js_fs.js": the bundle (whose
-// text the component keeps) names them so, not by the build folder's path.
-const shims = { fs: "js_fs.js", process: "js_process.js" };
-const shimPlugin = {
-  name: "wasmforge-shims",
-  setup(build) {
-    build.onResolve({ filter: /^(node:)?(fs|process)$/ }, (args) => ({
-      path: shims[args.path.replace(/^node:/, "")],
-      namespace: "wasmforge",
-    }));
-    build.onResolve({ filter: /^wasmforge:/ }, (args) => ({
-      path: args.path.slice("wasmforge:".length),
-      namespace: "wasmforge",
-    }));
-    build.onResolve({ filter: /^\.\/js_\w+\.js$/, namespace: "wasmforge" }, (args) => ({
-      path: args.path.slice(2),
-      namespace: "wasmforge",
-    }));
-    build.onLoad({ filter: /.*/, namespace: "wasmforge" }, async (args) => ({
-      contents: await readFile(path.join(config.glue, args.path), "utf8"),
-      loader: "js",
-    }));
-  },
-};
+// Node's builtins (shims and polyfills), and the engine's missing regexp features.
+const plugin = nodePlugin(config);
+const acorn = await import(config.acorn);
+const rewritePattern = (await import(config.regexpu)).default;
+
+// The toolchain's packages (the polyfills) are named in the bundle and its source map
+// relative to the project; they are renamed to one fixed folder, the same on every machine.
+const toolchainModules = path.relative(config.root, await realpath(config.nodePrefix));
+const renamed = (text) => text.replaceAll(toolchainModules, "wasmforge");
+
+function reportBuildErrors(errors) {
+  return esbuild.formatMessages(errors.map((e) => ({ ...e, pluginName: "" })),
+                                { kind: "error", color: false });
+}
 
 let bundled;
 let sourceMap;
@@ -51,20 +44,38 @@ try {
     conditions: ["import", "module", "default"],
     nodePaths: config.nodePaths,
     external: ["wasi:*"],
-    inject: ["wasmforge:js_process.js"],
+    inject: ["wasmforge:js_process.js", "wasmforge:js_globals.js"],
+    define: { global: "globalThis" },
     preserveSymlinks: config.preserveSymlinks,
-    plugins: [shimPlugin],
+    plugins: [plugin],
     logLevel: "silent",
     charset: "utf8",
     outfile: path.join(config.root, "bundle.js"),
     sourcemap: "external",
     sourcesContent: false,
   });
-  bundled = result.outputFiles.find((f) => f.path.endsWith(".js")).text;
+  bundled = renamed(result.outputFiles.find((f) => f.path.endsWith(".js")).text);
   sourceMap = JSON.parse(result.outputFiles.find((f) => f.path.endsWith(".map")).text);
 } catch (err) {
-  const messages = await esbuild.formatMessages(err.errors ?? [], { kind: "error", color: false });
+  const messages = await reportBuildErrors(err.errors ?? []);
   process.stderr.write(messages.length ? messages.join("") : String(err));
+  process.exit(1);
+}
+const sources = sourceMap.sources.map((s) => renamed(s).replace(/^(\.\.\/)+/, ""));
+const bundleLines = lineSegments(sourceMap.mappings);
+
+// "file:line" of the user's source for a place in the bundle, when the map has it.
+function bundlePlace(line, column = 1) {
+  const origin = bundleLines[line] && segmentAt(bundleLines[line], column);
+  return origin ? `${sources[origin[1]]}:${origin[2]}` : `bundle line ${line + 1}`;
+}
+
+try {
+  bundled = lowerRegexps(bundled, acorn, rewritePattern);
+} catch (err) {
+  const before = err.offset === undefined ? null : bundled.slice(0, err.offset).split("\n");
+  const place = before ? `${bundlePlace(before.length - 1, before.at(-1).length + 1)}: ` : "";
+  process.stderr.write(`${place}${err.message}\n`);
   process.exit(1);
 }
 
@@ -92,46 +103,11 @@ for (let i = 0; i < lines.length; i++) {
   }
 }
 
-// Stack traces name the user's files: a table from the wrapper's lines to source lines,
-// taken from esbuild's source map (the first mapped segment of each bundle line).
-function sourceLines(mappings) {
-  const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const table = [];
-  let source = 0;
-  let line = 0;
-  mappings.split(";").forEach((group, generated) => {
-    for (const segment of group.split(",")) {
-      const values = [];
-      let value = 0;
-      let shift = 0;
-      for (const ch of segment) {
-        const digit = digits.indexOf(ch);
-        value += (digit & 31) << shift;
-        if (digit & 32) {
-          shift += 5;
-        } else {
-          values.push(value & 1 ? -(value >>> 1) : value >>> 1);
-          value = 0;
-          shift = 0;
-        }
-      }
-      if (values.length >= 4) {
-        source += values[1];
-        line += values[2];
-        table[generated] ??= [source, line + 1];
-      }
-    }
-  });
-  return table;
-}
-const bundleLines = sourceLines(sourceMap.mappings);
 const firstBodyLine = Math.max(hoisted.length, 1) + 2;
 const wrapperLines = {};
 bodyOrigin.forEach((origin, k) => {
   if (bundleLines[origin]) wrapperLines[firstBodyLine + k] = bundleLines[origin];
 });
-const sources = sourceMap.sources.map((s) => s.replace(/^(\.\.\/)+/, ""));
-
 // Built with no [capabilities] network, componentize-js leaves fetch() without its HTTP
 // backend and a call traps (`unreachable`); a rejected promise the program can catch instead.
 const fetchDenied = config.disableFeatures.includes("http")
@@ -149,9 +125,11 @@ const __wasmforgeSources = ${JSON.stringify(sources)};
 const __wasmforgeLines = ${JSON.stringify(wrapperLines)};
 
 function __wasmforgeFrame(frame) {
-  return frame.replace(/component\\.js:(\\d+):\\d+/, (found, line) => {
-    const origin = __wasmforgeLines[line];
-    return origin ? \`\${__wasmforgeSources[origin[0]]}:\${origin[1]}\` : found;
+  return frame.replace(/component\\.js:(\\d+):(\\d+)/, (found, line, column) => {
+    const segments = __wasmforgeLines[line] ?? [];
+    let origin = segments[0];
+    for (const segment of segments) if (segment[0] <= column - 1) origin = segment;
+    return origin ? \`\${__wasmforgeSources[origin[1]]}:\${origin[2]}\` : found;
   });
 }
 
@@ -159,7 +137,7 @@ function __wasmforgeReport(err) {
   const frames = err && err.stack ? String(err.stack).trim().split("\\n") : [];
   const shown = frames
     .filter((f) => !/^run@component\\.js|initializer\\.js/.test(f))
-    .map((f) => __wasmforgeFrame(f.replace(/^__wasmforgeMain@/, "@")));
+    .map((f) => __wasmforgeFrame(f.replace(/^__wasmforgeMain\\/?/, "")));
   console.error([\`Uncaught \${err}\`, ...shown].join("\\n"));
 }
 
@@ -205,7 +183,15 @@ try {
   });
   await writeFile(config.out, component);
 } catch (err) {
-  process.stderr.write(`${err && err.message ? err.message : err}\n`);
+  // The engine's errors (it runs the module once at build time) name the wrapper's lines.
+  const message = String(err && err.message ? err.message : err).replace(
+    /^Failed to initialize component \(wizer \(.*\)\):\s*Exception while evaluating top-level script\s*/,
+    "the JavaScript engine rejected the module:\n").replace(
+    /(?:[^\s()@]*\/)?component\.js:(\d+)(?::(\d+))?/g, (found, line, column) => {
+      const origin = wrapperLines[line] && segmentAt(wrapperLines[line], Number(column ?? 1));
+      return origin ? `${sources[origin[1]]}:${origin[2]}` : found;
+    });
+  process.stderr.write(`${message}\n`);
   process.exit(1);
 } finally {
   Math.random = random;

@@ -29,6 +29,8 @@ const proc = {
   env: Object.fromEntries(getEnvironment()),
   exitCode: undefined,
   platform: "wasi",
+  cwd: () => "/",
+  nextTick: (callback, ...args) => queueMicrotask(() => callback(...args)),
   stdin: { read: () => new TextDecoder().decode(readStdin()) },
   stdout: { write: writer(getStdout) },
   stderr: { write: writer(getStderr) },
