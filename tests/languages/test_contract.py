@@ -103,14 +103,6 @@ def test_multi_file_program_reads_stdin(case: Case, contract_build: Callable[[Ca
 
 
 @pytest.mark.parametrize("case", BUILT)
-def test_read_of_an_undeclared_file_is_denied(case: Case,
-                                              contract_build: Callable[[Case], BuildResult],
-                                              guest_runner: GuestRunner) -> None:
-    run = guest_runner(contract_build(case).component, ["quiet"])
-    assert "read: denied" in run.stdout.splitlines()
-
-
-@pytest.mark.parametrize("case", BUILT)
 def test_nonzero_exit_is_a_failure(case: Case, contract_build: Callable[[Case], BuildResult],
                                    guest_runner: GuestRunner) -> None:
     assert not guest_runner(contract_build(case).component, ["a", "b"]).ok
