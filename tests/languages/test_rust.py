@@ -5,6 +5,7 @@ stdin, no preopens)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -182,3 +183,22 @@ def test_clean_builds_in_two_folders_are_byte_identical(
     one = driver.build(load_project(first), BuildContext(tmp_path / "work-a"))
     two = driver.build(load_project(second), BuildContext(tmp_path / "work-b"))
     assert one.path.read_bytes() == two.path.read_bytes()
+
+
+def test_a_pin_debian_no_longer_serves_names_the_debs_to_fetch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What happens when the security suite moves on: the exact .debs and where to put them."""
+    from wasmforge.errors import ToolchainMissing
+    from wasmforge.languages import rust_debian
+
+    if shutil.which("apt-get") is None:
+        pytest.skip("not a Debian machine")
+    gone = rust_debian.Deb("rustc-web", "1.96.0+dfsg1-1~deb12u0", "amd64", "0" * 64)
+    monkeypatch.setattr(rust_debian, "DEBS", (gone,))
+    monkeypatch.setenv("WASMFORGE_DEBS", str(tmp_path / "debs"))
+    with pytest.raises(ToolchainMissing) as missing:
+        rust_debian.fetch_debs()
+    message = str(missing.value)
+    assert "rustc-web_1.96.0+dfsg1-1~deb12u0_amd64.deb" in message
+    assert "snapshot.debian.org/binary/rustc-web/" in message
+    assert str(tmp_path / "debs") in message

@@ -114,7 +114,8 @@ def _cargo_env(chain: _Toolchain, root: Path, target_dir: Path) -> dict[str, str
         env.pop(name, None)
     # Paths in panic messages: the same wherever the project and the cache are.
     flags = [f"--remap-path-prefix={cargo_home}=/cargo",
-             f"--remap-path-prefix={root.resolve()}=/src"]
+             f"--remap-path-prefix={root.resolve()}=/src",
+             f"--remap-path-prefix={target_dir}=/target"]
     if chain.debian is not None:
         key = chain.target.upper().replace("-", "_")
         env[f"CARGO_TARGET_{key}_LINKER"] = str(chain.debian.wasm_ld)

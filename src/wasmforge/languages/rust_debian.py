@@ -311,7 +311,7 @@ def _apt_download(debs: list[Deb], folder: Path) -> None:
                           capture_output=True, text=True)
     if proc.returncode == 0:
         return
-    if os.geteuid() == 0 and "not found" in proc.stderr:  # stale package lists: refresh once
+    if os.geteuid() == 0:  # package lists missing or stale (a fresh machine): refresh once
         subprocess.run(["apt-get", "update", "-q"], capture_output=True, text=True)
         proc = subprocess.run(["apt-get", "download", *[deb.spec for deb in debs]],
                               cwd=folder, capture_output=True, text=True)
@@ -335,15 +335,20 @@ def build_sysroot(chain: DebianRust) -> None:
     lib = chain.sysroot / "lib" / "rustlib" / TARGET / "lib"
     contained = lib / "self-contained"
     contained.mkdir(parents=True)
-    with tempfile.TemporaryDirectory(prefix="wasmforge-std-") as scratch:
-        deps = _build_std(chain, Path(scratch))
+    # Inside the toolchain's folder, so that std's paths relative to the build (which
+    # cargo hashes into crate names) are the same in every install.
+    scratch = chain.home / "std-build"
+    try:
+        deps = _build_std(chain, scratch)
         for rlib in sorted(deps.glob("*.rlib")):
             if not rlib.name.startswith("libsysroot_seed"):
                 shutil.copy2(rlib, lib / rlib.name)
         wasi_libc = chain.usr / "lib" / "wasm32-wasi"
         for item in sorted(wasi_libc.iterdir()):
             shutil.copy2(item, contained / item.name)
-        _add_pthread_stubs(contained / "libc.a", Path(scratch))
+        _add_pthread_stubs(contained / "libc.a", scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _build_std(chain: DebianRust, scratch: Path) -> Path:
@@ -358,7 +363,7 @@ def _build_std(chain: DebianRust, scratch: Path) -> Path:
     # that the sysroot (and every program linked with it) is the same in any cache folder.
     env.update(RUSTC_BOOTSTRAP="1", CARGO_HOME=str(scratch / "cargo-home"),
                CARGO_TARGET_DIR=str(scratch / "target"),
-               RUSTFLAGS=f"--remap-path-prefix={chain.usr}=/usr")
+               RUSTFLAGS=f"--remap-path-prefix={chain.home}=/wasmforge-rust")
     _run([str(chain.cargo), "build", "--release", "--offline", "--target", TARGET,
           "-Zbuild-std=std,panic_abort",
           "--config", 'source.crates-io.replace-with="debian-std-vendor"',
