@@ -63,8 +63,8 @@ class RustDriver:
         shown = {"rustc": chain.label, "target": chain.target}
         if chain.emits_component:
             return ToolStatus(True, shown)
-        return ToolStatus(True, shown | {"jco": JCO.version,
-                                         "when Debian moves on": rust_debian.moved_on_note()})
+        return ToolStatus(True, shown | {"jco": JCO.version, "when Debian's security suite "
+                                         "moves on": rust_debian.installed_note()})
 
     def source_files(self, project: Project) -> list[Path]:
         return [p for p in project_files(project.root, (".rs", ".toml", ".lock"))
@@ -132,8 +132,8 @@ def _find_toolchain() -> _Toolchain:
     if rustup is not None:
         return rustup
     chain = rust_debian.require()
-    return _Toolchain(chain.cargo, rust_debian.TARGET, f"debian-{rust_debian.RUST_VERSION}",
-                      chain)
+    label = f"{rust_debian.RUST_VERSION} (Debian rustc-web {rust_debian.DEBIAN_RUST})"
+    return _Toolchain(chain.cargo, rust_debian.TARGET, label, chain)
 
 
 def rustup_wasip2() -> _Toolchain | None:

@@ -243,9 +243,15 @@ def host_cargo() -> Path | None:
 def moved_on_note() -> str:
     """What doctor says about the pins' future (the security suite replaces versions)."""
     return (f"rustc-web {DEBIAN_RUST} and lld-22 {DEBIAN_LLD} come from Debian's security "
-            "suite; when it moves on they can no longer be downloaded: an installed "
-            "toolchain keeps working, a fresh install stops with the list of .debs to "
-            f"fetch from snapshot.debian.org into {debs_dir()}")
+            "suite; once it moves on they are no longer downloadable: an installed "
+            "toolchain keeps working, a fresh install needs the .debs from "
+            f"snapshot.debian.org in {debs_dir()} (the install names them)")
+
+
+def installed_note() -> str:
+    """The short form, for a usable toolchain's row in doctor."""
+    return ("this install keeps working; a fresh one needs the pinned .debs from "
+            f"snapshot.debian.org in {debs_dir()}")
 
 
 def install() -> Iterator[str]:
