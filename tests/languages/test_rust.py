@@ -180,7 +180,7 @@ def test_clean_builds_in_two_folders_are_byte_identical(
         script_new: Callable[..., Path], tmp_path: Path, script_home: Path) -> None:
     files = {"Cargo.toml": CRATE_TOML, "Cargo.lock": "", "src/main.rs": CRATE_MAIN}
     first = script_new(tmp_path / "a", "rust", "rsitoa", files)
-    second = script_new(tmp_path / "b", "rust", "rsitoa", files)
+    second = script_new(tmp_path / "with space", "rust", "rsitoa", files)
     one = driver.build(load_project(first), BuildContext(tmp_path / "work-a"))
     two = driver.build(load_project(second), BuildContext(tmp_path / "work-b"))
     assert one.path.read_bytes() == two.path.read_bytes()

@@ -109,8 +109,7 @@ def _cargo_env(chain: _Toolchain, root: Path, target_dir: Path) -> dict[str, str
     cargo_home = toolchains_dir() / "cargo-home"
     env.update(CARGO_HOME=str(cargo_home), CARGO_TARGET_DIR=str(target_dir),
                CARGO_PROFILE_RELEASE_STRIP="debuginfo")
-    for name in ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET",
-                 "RUSTC_BOOTSTRAP"):
+    for name in ("RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC_BOOTSTRAP"):
         env.pop(name, None)
     # Paths in panic messages: the same wherever the project and the cache are.
     flags = [f"--remap-path-prefix={cargo_home}=/cargo",
@@ -121,9 +120,11 @@ def _cargo_env(chain: _Toolchain, root: Path, target_dir: Path) -> dict[str, str
         env[f"CARGO_TARGET_{key}_LINKER"] = str(chain.debian.wasm_ld)
         realloc = rust_debian.cabi_realloc_object(chain.debian)  # see rust_debian's doc
         flags = ["--sysroot", str(chain.debian.sysroot), "-C", f"link-arg={realloc}", *flags]
-        env[f"CARGO_TARGET_{key}_RUSTFLAGS"] = " ".join(flags)
     else:
-        env.update(RUSTC=str(chain.cargo.parent / "rustc"), RUSTFLAGS=" ".join(flags))
+        env["RUSTC"] = str(chain.cargo.parent / "rustc")
+    # With --target these reach only the wasm crates, not build scripts or proc macros; the
+    # encoded form keeps paths with spaces whole.
+    env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
     return env
 
 
