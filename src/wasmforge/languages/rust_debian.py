@@ -369,7 +369,7 @@ def _build_std(chain: DebianRust, scratch: Path) -> Path:
     # that the sysroot (and every program linked with it) is the same in any cache folder.
     env.update(RUSTC_BOOTSTRAP="1", CARGO_HOME=str(scratch / "cargo-home"),
                CARGO_TARGET_DIR=str(scratch / "target"),
-               RUSTFLAGS=f"--remap-path-prefix={chain.home}=/wasmforge-rust")
+               RUSTFLAGS=f"--remap-path-prefix={chain.usr}=/usr")
     _run([str(chain.cargo), "build", "--release", "--offline", "--target", TARGET,
           "-Zbuild-std=std,panic_abort",
           "--config", 'source.crates-io.replace-with="debian-std-vendor"',
