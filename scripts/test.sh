@@ -4,7 +4,7 @@
 # run (tests/conftest.py) instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 python3 -m ruff check src tests benchmarks scripts fuzz
 for target in image_reader manifest capabilities; do
     # this checkout's src/, whichever checkout an installed wasmforge points at
