@@ -17,7 +17,7 @@ from wasmforge.errors import ManifestError
 
 MANIFEST_NAME = "wasmforge.toml"
 LANGUAGES = ("c", "go", "rust", "python", "javascript", "csharp")
-WORLDS = ("command",)
+WORLDS = ("command", "http")
 ISOLATION_TIERS = ("wasm", "process", "hypervisor")
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}[a-z0-9]$|^[a-z]$")
 NAME_RULE = (

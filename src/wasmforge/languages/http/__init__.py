@@ -1,0 +1,26 @@
+"""world = "http": each language's build of a wasi:http/proxy handler.
+
+The command-world drivers (languages/<lang>.py) stay as they are; for an http project the
+build calls `build` here instead, which picks the language's module. Each returns a
+component that exports wasi:http/incoming-handler (toolchain/build.py checks it).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from wasmforge.errors import BuildFailed
+from wasmforge.languages.base import BuildContext, BuildOutput
+from wasmforge.project import Project
+
+LANGUAGES = ("c", "go", "rust", "python", "javascript")
+
+
+def build(project: Project, ctx: BuildContext) -> BuildOutput:
+    if project.language not in LANGUAGES:
+        raise BuildFailed(f"world = \"http\" is not supported for {project.language}",
+                          where=str(project.manifest_path),
+                          fix=f"use one of: {', '.join(LANGUAGES)}, or world = \"command\"")
+    module = importlib.import_module(f"{__name__}.{project.language}")
+    output: BuildOutput = module.build(project, ctx)
+    return output
