@@ -40,5 +40,7 @@ def proxy_world(dest: Path, language: str, retarget: str | None = None) -> str:
             (deps / f"{package.name}.wit").write_text(
                 text.replace(f"@{newest}", f"@{version}"), "utf-8")
     (dest / "world.wit").write_text(
-        f"package wasmforge:app;\n\nworld {WORLD} {{\n  include wasi:http/proxy@{version};\n}}\n")
+        f"package wasmforge:app;\n\nworld {WORLD} {{\n  include wasi:http/proxy@{version};\n"
+        # The environment the operator grants (--env), which wasi:http/proxy leaves out.
+        f"  import wasi:cli/environment@{version};\n}}\n")
     return version
