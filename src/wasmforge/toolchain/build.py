@@ -76,6 +76,10 @@ def build_project(root: Path, *, sign_key: Path | None = None, hyperlight: bool 
         from wasmforge.toolchain.hyperlight import hyperlight_versions
 
         toolchains = {**toolchains, **hyperlight_versions(project)}
+    if project.world == "http":  # its binding generators and glue (languages/http/)
+        from wasmforge.languages.http import versions as http_versions
+
+        toolchains = {**toolchains, **http_versions(project.language)}
     options = {"hyperlight": hyperlight, "world": project.world}
     key = cache.build_key(wasmforge_version=__version__, language=project.language,
                           sources=sources, toolchains=toolchains, options=options)

@@ -24,3 +24,12 @@ def build(project: Project, ctx: BuildContext) -> BuildOutput:
     module = importlib.import_module(f"{__name__}.{project.language}")
     output: BuildOutput = module.build(project, ctx)
     return output
+
+
+def versions(language: str) -> dict[str, str]:
+    """What an http build of `language` adds to the toolchain versions (cache key and
+    provenance): its binding generator, adapter and wasmforge's own build glue."""
+    module = importlib.import_module(f"{__name__}.{language}")
+    found = getattr(module, "versions", None)
+    extra: dict[str, str] = dict(found()) if found is not None else {}
+    return {"world": "http", **extra}

@@ -5,6 +5,7 @@ which exports wasi:http/incoming-handler@0.2.10, the only version 0.23.0 exports
 
 from __future__ import annotations
 
+import hashlib
 import json
 from importlib import resources
 from pathlib import Path
@@ -53,3 +54,9 @@ def build(project: Project, ctx: BuildContext) -> BuildOutput:
     (work / "config.json").write_text(json.dumps(config, indent=1), "utf-8")
     run_tool([node, script, work / "config.json"], what="JavaScript build", cwd=work)
     return BuildOutput(Path(out), "component")
+
+
+def versions() -> dict[str, str]:
+    text = (resources.files(__package__) / "js_build.mjs").read_bytes()
+    return {"wasi-http": EXPORTED_WASI,
+            "wasmforge-http-glue": hashlib.sha256(text).hexdigest()[:16]}

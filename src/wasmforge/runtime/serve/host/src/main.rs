@@ -3,7 +3,8 @@
 //! limits. Started by wasmforge (runtime/serve/), which writes the plan and reads the log.
 //!
 //! `wasmforge-serve compile PLAN` fills the compiled-code cache; `wasmforge-serve serve PLAN`
-//! serves until SIGINT/SIGTERM, then drains. Stdout carries one JSON line per event.
+//! serves until SIGINT/SIGTERM or the end of its stdin, then drains. Stdout carries one JSON
+//! line per event.
 
 mod allow;
 mod config;

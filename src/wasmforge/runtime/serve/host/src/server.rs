@@ -78,6 +78,7 @@ fn listener(plan: &Plan) -> Result<TcpListener> {
 async fn accept_until_signal(server: &Arc<Server>, listener: TcpListener) -> Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let mut released = stdin_closed();
     loop {
         let (client, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -86,6 +87,7 @@ async fn accept_until_signal(server: &Arc<Server>, listener: TcpListener) -> Res
             },
             _ = term.recv() => return Ok(()),
             _ = int.recv() => return Ok(()),
+            _ = &mut released => return Ok(()),
         };
         let _ = client.set_nodelay(true);
         let server = server.clone();
@@ -98,6 +100,18 @@ async fn accept_until_signal(server: &Arc<Server>, listener: TcpListener) -> Res
                 .serve_connection(TokioIo::new(client), service).await;
         });
     }
+}
+
+/// wasmforge holds the other end of stdin: when it closes it (or dies), the host drains.
+fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        let mut stdin = std::io::stdin();
+        while matches!(std::io::Read::read(&mut stdin, &mut buf), Ok(n) if n > 0) {}
+        let _ = sender.send(());
+    });
+    receiver
 }
 
 /// Requests already running finish (each within its own time limit); then the host exits.
