@@ -51,10 +51,15 @@ def versions() -> dict[str, str]:
 
 
 def componentize(core: Path, wit_dir: Path, out: Path, language: str) -> None:
-    """Embed the http world into `core` (unless the module already carries it) and adapt."""
+    """Embed the http world into `core`, then adapt it."""
     embedded = core.with_suffix(".embed.wasm")
     run_tool([wasm_tools(), "component", "embed", str(wit_dir), "--world", wit.WORLD,
               str(core), "-o", str(embedded)], what="embedding the http world (wasm-tools)")
-    run_tool([wasm_tools(), "component", "new", str(embedded), "--adapt",
+    adapt(embedded, out, language)
+
+
+def adapt(core: Path, out: Path, language: str) -> None:
+    """A core module that carries its component type -> a component (reactor adapter)."""
+    run_tool([wasm_tools(), "component", "new", str(core), "--adapt",
               f"wasi_snapshot_preview1={reactor_adapter(language)}", "-o", str(out)],
              what="wrapping the core module into a component (wasm-tools component new)")
