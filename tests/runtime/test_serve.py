@@ -178,3 +178,58 @@ def test_undeclared_env_is_refused_before_serving(http_image: BuildImage) -> Non
     done = cli("serve", str(http_image(LANGUAGES[0])), "--env", "SECRET=1")
     assert done.returncode != 0 and "not declared" in done.stderr
 
+
+
+# ------------------------------------------------------------------ the other languages' hellos
+
+HELLO_LANGUAGES = ("c", "rust", "go")
+
+
+def _missing_prerequisite(language: str) -> str:
+    """Why this host cannot build `language`'s HTTP hello, or "" when it can."""
+    import shutil as which
+
+    if language == "c":
+        from wasmforge.languages.http.c import wit_bindgen_path
+
+        if not wit_bindgen_path().is_file():
+            return "wit-bindgen is not built (wasmforge toolchain install serve)"
+    if language == "go" and which.which("tinygo") is None:
+        return "TinyGo is not on PATH (the pinned Go cannot build wit-bindgen-go's bindings)"
+    if language == "rust":
+        import wasmforge.languages.rust as rust
+
+        if not hasattr(rust, "_find_toolchain"):
+            return "this wasmforge's Rust driver predates current Rust"
+    return ""
+
+
+@pytest.fixture(scope="module", params=[(lang, tier) for lang in HELLO_LANGUAGES
+                                        for tier in TIERS], ids=lambda p: f"{p[0]}-{p[1]}")
+def hello_server(request: pytest.FixtureRequest, http_image: BuildImage) -> Iterator[Server]:
+    language, tier = request.param
+    why = _missing_prerequisite(language)
+    if why:
+        pytest.skip(why)
+    require_tier(tier)
+    running = start_server(http_image(language), "--isolation", tier)
+    running.language = language  # type: ignore[attr-defined]
+    yield running
+    running.stop()
+
+
+def test_hello_of_each_language_is_fresh_per_request(hello_server: Server) -> None:
+    language = LANGUAGE_NAMES[hello_server.language]  # type: ignore[attr-defined]
+    for path in ("/", "/a/b"):
+        assert hello_server.get(path) == (
+            200, f"Hello from {language} at {path} (request 1 of this instance)\n")
+    assert load(hello_server, "/x", 2000, 8) == {"200": 2000}
+
+
+def test_go_without_tinygo_says_why(tmp_path: Path) -> None:
+    if _missing_prerequisite("go") == "":
+        pytest.skip("TinyGo is on PATH here")
+    assert cli("new", "hello-go", "--lang", "go", "--world", "http", "--dir",
+               str(tmp_path / "hello-go")).returncode == 0
+    done = cli("build", str(tmp_path / "hello-go"))
+    assert done.returncode != 0 and "TinyGo" in done.stderr and "Traceback" not in done.stderr
