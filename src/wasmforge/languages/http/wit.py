@@ -41,6 +41,8 @@ def proxy_world(dest: Path, language: str, retarget: str | None = None) -> str:
                 text.replace(f"@{newest}", f"@{version}"), "utf-8")
     (dest / "world.wit").write_text(
         f"package wasmforge:app;\n\nworld {WORLD} {{\n  include wasi:http/proxy@{version};\n"
-        # The environment the operator grants (--env), which wasi:http/proxy leaves out.
-        f"  import wasi:cli/environment@{version};\n}}\n")
+        # What wasi:http/proxy leaves out and a manifest can grant: the environment (--env)
+        # and the declared mounts (--mount), so that every language can reach them.
+        f"  import wasi:cli/environment@{version};\n"
+        f"  import wasi:filesystem/preopens@{version};\n}}\n")
     return version

@@ -145,6 +145,7 @@ def supervise(proc: subprocess.Popen[str], tier: str, notice: Notice, log: Reque
     previous = {signum: signal.signal(signum, drain)
                 for signum in (signal.SIGINT, signal.SIGTERM)}
     ready = False
+    drained: bool | None = None
     failure = ""
     try:
         for line in proc.stdout:
@@ -155,6 +156,8 @@ def supervise(proc: subprocess.Popen[str], tier: str, notice: Notice, log: Reque
                        "instance per request); stop with Ctrl-C")
             elif "method" in event:
                 log(event)
+            elif "drained" in event:
+                drained = bool(event["drained"])
             elif "error" in event:
                 failure = str(event["error"])
     finally:
@@ -163,7 +166,8 @@ def supervise(proc: subprocess.Popen[str], tier: str, notice: Notice, log: Reque
         code = proc.wait()
     if failure or not ready:
         raise RuntimeFailure(f"the serving host stopped: {failure or f'exit status {code}'}")
-    notice("stopped: every request in flight finished")
+    notice("stopped: every request in flight finished" if drained else
+           "stopped: requests still running at their time limit were cut off")
     return 0 if code == 0 else 1
 
 
