@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,13 +42,19 @@ def upstream() -> Iterator[Upstream]:
 @pytest.fixture(scope="session")
 def http_image(keys: Keys, upstream: Upstream,
                tmp_path_factory: pytest.TempPathFactory) -> BuildImage:
-    built: dict[str, Path] = {}
+    built: dict[str, Path | str] = {}
     root = tmp_path_factory.mktemp("handlers")
 
     def build(language: str) -> Path:
         if language not in built:
-            built[language] = build_handler(root, language, keys.trusted, upstream.port)
-        return built[language]
+            try:
+                built[language] = build_handler(root, language, keys.trusted, upstream.port)
+            except AssertionError as failed:  # reported once, by every test that needs it
+                built[language] = str(failed)
+        found = built[language]
+        if isinstance(found, str):
+            pytest.fail(f"building the {language} handler failed: {found}")
+        return found
 
     return build
 
@@ -131,6 +138,10 @@ def test_two_thousand_requests_at_concurrency_8(server: Server) -> None:
 
 def test_requests_are_logged(server: Server) -> None:
     server.get("/logged-path")
+    deadline = time.monotonic() + 10  # the line follows the answer
+    while time.monotonic() < deadline and not any(
+            "GET /logged-path 200" in line and " ms" in line for line in server.lines):
+        time.sleep(0.05)
     assert any("GET /logged-path 200" in line and " ms" in line for line in server.lines)
 
 
@@ -143,9 +154,10 @@ def test_a_signal_drains_and_leaves_no_process(http_image: BuildImage, tier: str
     assert running.get("/state") == (200, "1\n")
     family = running.descendants()
     assert family, "the server started no host process"
+    time.sleep(0.5)  # the log line follows the answer
     assert running.stop(signum) == 0, "\n".join(running.lines)
     assert wait_gone(family) == set()
-    assert any('"path": "/state"' in line for line in running.lines)
+    assert any('"path": "/state"' in line for line in running.lines), running.lines
 
 
 def test_a_command_world_image_is_refused(make_image: MakeImage, guest: bytes) -> None:
@@ -199,7 +211,8 @@ def _missing_prerequisite(language: str) -> str:
     if language == "rust":
         import wasmforge.languages.rust as rust
 
-        if not hasattr(rust, "_find_toolchain"):
+        if not all(hasattr(rust, name) for name in ("_find_toolchain", "_cargo_env",
+                                                     "_target_dir")):
             return "this wasmforge's Rust driver predates current Rust"
     return ""
 

@@ -42,10 +42,10 @@ def build(project: Project, ctx: BuildContext) -> BuildOutput:
     relative = [str(p.relative_to(project.root)) for p in sources]
     run_tool([sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi",
               "-mexec-model=reactor", *_flags(project), f"-I{gen}", *relative,
-              str(gen / f"{wit.WORLD}.c"), "-o", core], what="zig cc", cwd=project.root,
-             env=env)
+              str(gen / f"{wit.WORLD}.c"), str(gen / f"{wit.WORLD}_component_type.o"),
+              "-o", core], what="zig cc", cwd=project.root, env=env)
     out = work / f"{project.name}.wasm"
-    adapter.componentize(core, work / "wit", out, "c")
+    adapter.adapt(core, out, "c")  # the linked object carries the component type
     return BuildOutput(out, "component")
 
 

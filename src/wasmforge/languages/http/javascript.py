@@ -39,7 +39,7 @@ def build(project: Project, ctx: BuildContext) -> BuildOutput:
     script = work / "js_build.mjs"
     script.write_text((resources.files(__package__) / "js_build.mjs").read_text("utf-8"))
     out = work / f"{project.name}.wasm"
-    wit.proxy_world(work / "wit", "javascript", retarget=EXPORTED_WASI)
+    wit.proxy_world(work / "wit", "javascript", retarget=EXPORTED_WASI, preopens=True)
     config = {
         "wit": str(work / "wit"), "world": wit.WORLD,
         "root": str(project.root), "entry": str(entry), "work": str(work), "out": str(out),

@@ -21,12 +21,15 @@ def wasi_folder(language: str) -> tuple[str, Path]:
     return version, folder
 
 
-def proxy_world(dest: Path, language: str, retarget: str | None = None) -> str:
+def proxy_world(dest: Path, language: str, retarget: str | None = None,
+                preopens: bool = False) -> str:
     """Write a WIT folder whose world `http` includes wasi:http/proxy; returns the version.
 
-    `retarget` relabels the newest WIT jco ships as an older 0.2.x release, for a tool that
-    exports only that one (componentize-js 0.23.0: 0.2.10, which jco 1.35 ships without
-    wasi:http). WASI 0.2 releases only add `@since`-gated items, and jco's have none."""
+    `preopens` imports wasi:filesystem/preopens too, for a language whose runtime does not
+    (the others reach mounts through their libc). `retarget` relabels the newest WIT jco
+    ships as an older 0.2.x release, for a tool that exports only that one (componentize-js
+    0.23.0: 0.2.10, which jco 1.35 ships without wasi:http). WASI 0.2 releases only add
+    `@since`-gated items, and jco's have none."""
     newest, source = wasi_folder(language)
     version = retarget or newest
     deps = dest / "deps"
@@ -42,7 +45,7 @@ def proxy_world(dest: Path, language: str, retarget: str | None = None) -> str:
     (dest / "world.wit").write_text(
         f"package wasmforge:app;\n\nworld {WORLD} {{\n  include wasi:http/proxy@{version};\n"
         # What wasi:http/proxy leaves out and a manifest can grant: the environment (--env)
-        # and the declared mounts (--mount), so that every language can reach them.
+        # and, for a language whose runtime does not bring it (JavaScript), the mounts.
         f"  import wasi:cli/environment@{version};\n"
-        f"  import wasi:filesystem/preopens@{version};\n}}\n")
+        + (f"  import wasi:filesystem/preopens@{version};\n" if preopens else "") + "}\n")
     return version
