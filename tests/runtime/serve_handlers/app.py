@@ -29,19 +29,22 @@ def fetch(url: str) -> tuple[int, str]:
     body = request.body()
     future = outgoing_handler.handle(request, None)
     OutgoingBody.finish(body, None)
-    future.subscribe().block()
+    with future.subscribe() as ready:
+        ready.block()
     outcome = future.get()
-    if outcome is None or isinstance(outcome.value, Err) or isinstance(outcome, Err):
+    if outcome is None or isinstance(outcome.value, Err):
         raise RuntimeError(f"no response: {outcome}")
-    response = outcome.value.value
-    stream = response.consume().stream()
     chunks = []
-    while True:
-        try:
-            chunks.append(stream.blocking_read(65536))
-        except Err:
-            break
-    return response.status(), b"".join(chunks).decode()
+    # A resource is dropped before its parent: stream, then body, then response.
+    with outcome.value.value as response, response.consume() as incoming, \
+            incoming.stream() as stream:
+        status = response.status()
+        while True:
+            try:
+                chunks.append(stream.blocking_read(65536))
+            except Err:
+                break
+    return status, b"".join(chunks).decode()
 
 
 def route(path: str, query: dict[str, list[str]]) -> tuple[int, str]:
