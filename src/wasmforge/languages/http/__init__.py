@@ -21,6 +21,11 @@ def build(project: Project, ctx: BuildContext) -> BuildOutput:
         raise BuildFailed(f"world = \"http\" is not supported for {project.language}",
                           where=str(project.manifest_path),
                           fix=f"use one of: {', '.join(LANGUAGES)}, or world = \"command\"")
+    if not project.capabilities.clocks:
+        raise BuildFailed("an HTTP handler needs clocks: its requests and responses "
+                          "(wasi:http/types) are built on wasi:clocks types",
+                          where=str(project.manifest_path),
+                          fix="set [capabilities] clocks = true")
     module = importlib.import_module(f"{__name__}.{project.language}")
     output: BuildOutput = module.build(project, ctx)
     return output
