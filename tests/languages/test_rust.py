@@ -1,9 +1,11 @@
-"""The Rust driver: cargo for wasm32-wasi (Debian's rustc 1.63 here) + the preview1 command
-adapter, or rustup's wasm32-wasip2 where present; built through build_project and run in
-wasmtime-py (WASIp2: args, one env var, stdin, no preopens)."""
+"""The Rust driver: the pinned Debian Rust 1.96 for wasm32-wasip1 (its sysroot built once by
+`toolchain install rust`) + the preview1 command adapter, or rustup's wasm32-wasip2 where
+present; built through build_project and run in wasmtime-py (WASIp2: args, one env var,
+stdin, no preopens)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,15 +41,14 @@ fn main() {
 }
 """
 SHOUT = "pub fn shout(text: &str) -> String {\n    format!(\"{}!\", text.to_uppercase())\n}\n"
-# itoa 1.0.9 builds with rustc 1.63 (its MSRV is 1.36); newer releases need newer rustc.
 CRATE_TOML = """\
 [package]
 name = "rsitoa"
 version = "0.1.0"
-edition = "2021"
+edition = "2024"
 
 [dependencies]
-itoa = "=1.0.9"
+itoa = "1"
 """
 CRATE_MAIN = """\
 fn main() {
@@ -136,16 +137,16 @@ def test_missing_cargo_toml_is_refused(script_new: Callable[..., Path], script_h
         build_project(root)
 
 
-def test_missing_adapter_names_the_remedy(script_new: Callable[..., Path], tmp_path: Path,
-                                          native_cli: NativeCli) -> None:
+def test_missing_toolchain_names_the_remedy(script_new: Callable[..., Path], tmp_path: Path,
+                                            native_cli: NativeCli) -> None:
     if driver.toolchain_versions().get("target") == "wasm32-wasip2":
-        pytest.skip("a rustup wasm32-wasip2 toolchain needs no adapter")
+        pytest.skip("a rustup wasm32-wasip2 toolchain is not wasmforge's to install")
     root = script_new(tmp_path, "rust", "rsnone", {})
     empty = tmp_path / "no-toolchains"
     empty.mkdir()
     proc = native_cli("build", str(root), toolchains=empty)
     assert proc.returncode == 3
-    assert "@bytecodealliance/jco@1.35.0" in proc.stderr
+    assert "Rust 1.96.0 for wasm32-wasip1" in proc.stderr
     assert "wasmforge toolchain install rust" in proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -154,14 +155,19 @@ def test_status_and_versions(script_home: Path) -> None:
     status = driver.status()
     assert status.usable, status.problem
     versions = driver.toolchain_versions()
-    assert versions["target"] in ("wasm32-wasi", "wasm32-wasip2")
+    assert versions["target"] in ("wasm32-wasip1", "wasm32-wasip2")
+    if versions["target"] == "wasm32-wasip1":
+        assert versions["rustc"] == "1.96.0"
+        assert versions["debian rustc-web"] == "1.96.0+dfsg1-1~deb12u2"
+        moved_on = status.versions["when Debian's security suite moves on"]
+        assert "keeps working" in moved_on and "snapshot.debian.org" in moved_on
     kinds = {r.kind for r in driver.requirements()}
-    assert kinds == {"apt", "npm"}
+    assert kinds == {"apt", "pip", "npm"}
 
 
 def test_the_route_decides_core_or_component(script_new: Callable[..., Path], tmp_path: Path,
                                             script_home: Path) -> None:
-    """rustup with wasm32-wasip2 emits the component; Debian's wasm32-wasi a core module."""
+    """rustup with wasm32-wasip2 emits the component; the Debian wasm32-wasip1 a core module."""
     root = script_new(tmp_path, "rust", "rsroute", {})
     output = driver.build(load_project(root), BuildContext(tmp_path / "work"))
     wasip2 = driver.toolchain_versions()["target"] == "wasm32-wasip2"
@@ -170,14 +176,30 @@ def test_the_route_decides_core_or_component(script_new: Callable[..., Path], tm
     assert layer == (b"\x0d\x00\x01\x00" if wasip2 else b"\x01\x00\x00\x00")
 
 
-def test_crate_too_new_for_rustc_names_the_pin(script_new: Callable[..., Path], tmp_path: Path,
-                                               script_home: Path) -> None:
-    if driver.toolchain_versions()["target"] == "wasm32-wasip2":
-        pytest.skip("a rustup toolchain is new enough for the newest itoa")
-    toml = CRATE_TOML.replace('"=1.0.9"', '"1"')
-    root = script_new(tmp_path, "rust", "rsitoa", {"Cargo.toml": toml, "Cargo.lock": "",
-                                                   "src/main.rs": CRATE_MAIN})
-    with pytest.raises(BuildFailed) as failed:
-        build_project(root)
-    assert "requires rustc" in str(failed.value)
-    assert "pin a release of that crate" in str(failed.value)
+def test_clean_builds_in_two_folders_are_byte_identical(
+        script_new: Callable[..., Path], tmp_path: Path, script_home: Path) -> None:
+    files = {"Cargo.toml": CRATE_TOML, "Cargo.lock": "", "src/main.rs": CRATE_MAIN}
+    first = script_new(tmp_path / "a", "rust", "rsitoa", files)
+    second = script_new(tmp_path / "with space", "rust", "rsitoa", files)
+    one = driver.build(load_project(first), BuildContext(tmp_path / "work-a"))
+    two = driver.build(load_project(second), BuildContext(tmp_path / "work-b"))
+    assert one.path.read_bytes() == two.path.read_bytes()
+
+
+def test_a_pin_debian_no_longer_serves_names_the_debs_to_fetch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What happens when the security suite moves on: the exact .debs and where to put them."""
+    from wasmforge.errors import ToolchainMissing
+    from wasmforge.languages import rust_debian
+
+    if shutil.which("apt-get") is None:
+        pytest.skip("not a Debian machine")
+    gone = rust_debian.Deb("rustc-web", "1.96.0+dfsg1-1~deb12u0", "amd64", "0" * 64)
+    monkeypatch.setattr(rust_debian, "DEBS", (gone,))
+    monkeypatch.setenv("WASMFORGE_DEBS", str(tmp_path / "debs"))
+    with pytest.raises(ToolchainMissing) as missing:
+        rust_debian.fetch_debs()
+    message = str(missing.value)
+    assert "rustc-web_1.96.0+dfsg1-1~deb12u0_amd64.deb" in message
+    assert "snapshot.debian.org/binary/rustc-web/" in message
+    assert str(tmp_path / "debs") in message

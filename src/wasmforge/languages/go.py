@@ -10,6 +10,11 @@ memory, so once the heap grows over them any larger program (one importing
 github.com/google/uuid, say) traps inside the adapter. The build therefore patches
 two runtime files through `go build -overlay`: the heap starts past memory that
 someone else has grown.
+
+`build` never edits the project's go.mod or go.sum: Go reads copies in the build's
+scratch folder (`-modfile`), so a module the source imports but go.mod lacks is
+resolved there (its newest version, from the Go module proxy) and the user's files stay
+as they are. A project with a vendor/ folder builds from it (`-mod=vendor`).
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class GoDriver:
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         out = ctx.work_dir / f"{project.name}.wasm"
         env = _go_env()
+        env["GOFLAGS"] = _module_flags(project.root, ctx.work_dir)
         tinygo = shutil.which("tinygo")
         if tinygo:
             pinned = pip_target(GO) / "go" / "bin"
@@ -150,9 +156,19 @@ def _go_env() -> dict[str, str]:
     root = toolchains_dir() / "go-work"
     env = dict(os.environ)
     env.update(GOPATH=str(root / "path"), GOMODCACHE=str(root / "mod"),
-               GOCACHE=str(root / "cache"), GOTOOLCHAIN="local", GOFLAGS="-mod=mod",
-               CGO_ENABLED="0")
+               GOCACHE=str(root / "cache"), GOTOOLCHAIN="local", CGO_ENABLED="0")
     return env
+
+
+def _module_flags(root: Path, work_dir: Path) -> str:
+    """GOFLAGS that leave the project's go.mod and go.sum untouched (module docstring)."""
+    if (root / "vendor" / "modules.txt").is_file():
+        return "-mod=vendor"
+    copies = _mkdir(work_dir / "gomod")
+    shutil.copyfile(root / "go.mod", copies / "go.mod")
+    if (root / "go.sum").is_file():
+        shutil.copyfile(root / "go.sum", copies / "go.sum")
+    return f"-mod=mod -modfile={copies / 'go.mod'}"
 
 
 driver = GoDriver()

@@ -1,11 +1,11 @@
 """Rust: a cargo project (Cargo.toml + src/main.rs) built for WASI.
 
 A rustup toolchain that has the wasm32-wasip2 target emits the component directly.
-Otherwise Debian's rustc + cargo with `libstd-rust-dev-wasm32` build a wasm32-wasi
-(preview1) core module that the build wraps with the command adapter. rustup's
-`cargo` usually comes first on PATH, so the Debian binaries are called by full path
-with RUSTC set explicitly. CARGO_HOME and the target directory live in the wasmforge
-cache, never in ~/.cargo or the project.
+Otherwise the pinned Debian Rust (languages/rust_debian.py: rustc-web 1.96 unpacked
+into the cache, with a wasm32-wasip1 sysroot built once) builds a preview1 core module
+that the build wraps with the command adapter. CARGO_HOME and the target directory
+live in the wasmforge cache, never in ~/.cargo or the project; Cargo.lock is read,
+and written only where cargo must add what it lacks, as a plain `cargo build` would.
 """
 
 from __future__ import annotations
@@ -17,32 +17,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
+from wasmforge.languages import rust_debian
 from wasmforge.languages.base import BuildContext, BuildOutput, ToolStatus
-from wasmforge.languages.c import JCO, adapter_versions, project_files
+from wasmforge.languages.c import JCO, ZIG, adapter_versions, project_files
 from wasmforge.languages.tools import (
     Requirement,
     home,
-    install_remedy,
     require_npm,
     run_tool,
     toolchains_dir,
 )
 from wasmforge.project import Project
 
-DEBIAN_RUSTC = Requirement("apt", "rustc", "1.63")
-DEBIAN_CARGO = Requirement("apt", "cargo", "0.66")
-DEBIAN_WASM_STD = Requirement("apt", "libstd-rust-dev-wasm32", "1.63")
-_DEBIAN_BIN = Path("/usr/bin")
-_DEBIAN_WASI_STD = Path("/usr/lib/rustlib/wasm32-wasi")
 _WASIP2 = "wasm32-wasip2"
 
 
 @dataclass(frozen=True)
 class _Toolchain:
     cargo: Path
-    rustc: Path
     target: str  # rustc target triple
     label: str  # for toolchain_versions
+    debian: rust_debian.DebianRust | None = None  # None: a rustup toolchain
 
     @property
     def emits_component(self) -> bool:
@@ -54,7 +49,8 @@ class RustDriver:
     entry_file = "src/main.rs"
 
     def requirements(self) -> list[Requirement]:
-        return [DEBIAN_RUSTC, DEBIAN_CARGO, DEBIAN_WASM_STD, JCO]
+        system = [Requirement("apt", name, "") for name in rust_debian.SYSTEM_PACKAGES]
+        return [*system, ZIG, JCO]  # the pinned .debs: rust_debian.install()
 
     def status(self) -> ToolStatus:
         try:
@@ -62,9 +58,13 @@ class RustDriver:
             if not chain.emits_component:
                 require_npm(JCO, self.name)
         except ToolchainMissing as missing:
-            return ToolStatus(False, problem=missing.what, remedy=missing.fix)
+            return ToolStatus(False, problem=missing.what,
+                              remedy=f"{missing.fix} ({rust_debian.moved_on_note()})")
         shown = {"rustc": chain.label, "target": chain.target}
-        return ToolStatus(True, shown if chain.emits_component else shown | {"jco": JCO.version})
+        if chain.emits_component:
+            return ToolStatus(True, shown)
+        return ToolStatus(True, shown | {"jco": JCO.version, "when Debian's security suite "
+                                         "moves on": rust_debian.installed_note()})
 
     def source_files(self, project: Project) -> list[Path]:
         return [p for p in project_files(project.root, (".rs", ".toml", ".lock"))
@@ -75,14 +75,11 @@ class RustDriver:
         return {}
 
     def toolchain_versions(self) -> dict[str, str]:
-        try:
-            chain = _find_toolchain()
-        except ToolchainMissing:
-            return {"rustc": "missing"}
-        versions = {"rustc": chain.label, "target": chain.target, "profile": "release"}
-        if not chain.emits_component:
-            versions.update(adapter_versions())
-        return versions
+        rustup = rustup_wasip2()
+        if rustup is not None:
+            return {"rustc": rustup.label, "target": _WASIP2, "profile": "release"}
+        return {**rust_debian.pins(), "target": rust_debian.TARGET, "profile": "release",
+                "zig (pthread stubs)": ZIG.version, **adapter_versions()}
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
         manifest = project.root / "Cargo.toml"
@@ -94,55 +91,53 @@ class RustDriver:
             require_npm(JCO, self.name)
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         target_dir = _target_dir(project.root)
-        argv: list[str | Path] = [chain.cargo]
-        env = dict(os.environ)
-        env.update(RUSTC=str(chain.rustc), CARGO_HOME=str(toolchains_dir() / "cargo-home"),
-                   CARGO_TARGET_DIR=str(target_dir),
-                   CARGO_PROFILE_RELEASE_STRIP="debuginfo")
-        env.pop("RUSTFLAGS", None)
-        env.pop("CARGO_BUILD_TARGET", None)
-        if not chain.emits_component:
-            # Cargo 0.66 reads crates.io through its git index (github.com), which is not
-            # reachable everywhere; its sparse index support is behind -Z, which stable
-            # cargo accepts only with RUSTC_BOOTSTRAP=1.
-            env.update(RUSTC_BOOTSTRAP="1", CARGO_REGISTRIES_CRATES_IO_PROTOCOL="sparse")
-            argv += ["-Z", "sparse-registry"]
-        argv += ["build", "--release", "--target", chain.target,
-                 "--manifest-path", manifest]
+        argv: list[str | Path] = [chain.cargo, "build", "--release", "--target", chain.target,
+                                  "--manifest-path", manifest]
         if not ctx.verbose:
             argv.append("--quiet")
-        try:
-            run_tool(argv, what=f"cargo build ({chain.target})", cwd=project.root, env=env)
-        except BuildFailed as failed:
-            if "requires rustc" not in failed.what or chain.emits_component:
-                raise
-            # cargo 0.66 resolves the newest version of a crate, whatever its MSRV.
-            raise BuildFailed(failed.what, where=failed.where,
-                              fix="pin a release of that crate that supports rustc "
-                                  f"{DEBIAN_RUSTC.version} in Cargo.toml (e.g. `crate = "
-                                  "\"=x.y.z\"`) or install a rustup toolchain with `rustup "
-                                  f"target add {_WASIP2}`") from None
+        run_tool(argv, what=f"cargo build ({chain.target})", cwd=project.root,
+                 env=_cargo_env(chain, project.root, target_dir))
         wasm = _artifact(target_dir / chain.target / "release", manifest)
         out = ctx.work_dir / f"{project.name}.wasm"
         out.write_bytes(wasm.read_bytes())
         return BuildOutput(out, "component" if chain.emits_component else "core")
 
 
+def _cargo_env(chain: _Toolchain, root: Path, target_dir: Path) -> dict[str, str]:
+    base = dict(os.environ)
+    env = chain.debian.env(base) if chain.debian else base
+    cargo_home = toolchains_dir() / "cargo-home"
+    env.update(CARGO_HOME=str(cargo_home), CARGO_TARGET_DIR=str(target_dir),
+               CARGO_PROFILE_RELEASE_STRIP="debuginfo")
+    for name in ("RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC_BOOTSTRAP"):
+        env.pop(name, None)
+    # Paths in panic messages: the same wherever the project and the cache are.
+    flags = [f"--remap-path-prefix={cargo_home}=/cargo",
+             f"--remap-path-prefix={root.resolve()}=/src",
+             f"--remap-path-prefix={target_dir}=/target"]
+    if chain.debian is not None:
+        key = chain.target.upper().replace("-", "_")
+        env[f"CARGO_TARGET_{key}_LINKER"] = str(chain.debian.wasm_ld)
+        realloc = rust_debian.cabi_realloc_object(chain.debian)  # see rust_debian's doc
+        flags = ["--sysroot", str(chain.debian.sysroot), "-C", f"link-arg={realloc}", *flags]
+    else:
+        env["RUSTC"] = str(chain.cargo.parent / "rustc")
+    # With --target these reach only the wasm crates, not build scripts or proc macros; the
+    # encoded form keeps paths with spaces whole.
+    env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
+    return env
+
+
 def _find_toolchain() -> _Toolchain:
-    rustup = _rustup_wasip2()
+    rustup = rustup_wasip2()
     if rustup is not None:
         return rustup
-    rustc, cargo = _DEBIAN_BIN / "rustc", _DEBIAN_BIN / "cargo"
-    if rustc.is_file() and cargo.is_file() and _DEBIAN_WASI_STD.is_dir():
-        return _Toolchain(cargo, rustc, "wasm32-wasi", f"debian-{DEBIAN_RUSTC.version}")
-    missing = [r.name for r in (DEBIAN_RUSTC, DEBIAN_CARGO, DEBIAN_WASM_STD)]
-    raise ToolchainMissing(
-        "no Rust toolchain with a WASI standard library was found (neither a rustup "
-        f"toolchain with the {_WASIP2} target nor Debian's {', '.join(missing)})",
-        fix=f"{install_remedy('rust')} (as root), or `rustup target add {_WASIP2}`")
+    chain = rust_debian.require()
+    label = f"{rust_debian.RUST_VERSION} (Debian rustc-web {rust_debian.DEBIAN_RUST})"
+    return _Toolchain(chain.cargo, rust_debian.TARGET, label, chain)
 
 
-def _rustup_wasip2() -> _Toolchain | None:
+def rustup_wasip2() -> _Toolchain | None:
     """A rustup toolchain that ships the wasip2 std; found by its files, no subprocess."""
     rustup_home = Path(os.environ.get("RUSTUP_HOME", Path.home() / ".rustup"))
     toolchains = rustup_home / "toolchains"
@@ -150,8 +145,7 @@ def _rustup_wasip2() -> _Toolchain | None:
         return None
     for chain in sorted(toolchains.iterdir(), reverse=True):
         if (chain / "lib" / "rustlib" / _WASIP2).is_dir() and (chain / "bin" / "cargo").is_file():
-            return _Toolchain(chain / "bin" / "cargo", chain / "bin" / "rustc", _WASIP2,
-                              f"rustup-{chain.name}")
+            return _Toolchain(chain / "bin" / "cargo", _WASIP2, f"rustup-{chain.name}")
     return None
 
 

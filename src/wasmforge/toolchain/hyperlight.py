@@ -40,7 +40,7 @@ from wasmforge.image.model import (
     HYPERLIGHT_COMPONENT_MEDIA_TYPE,
     Layer,
 )
-from wasmforge.languages import tools
+from wasmforge.languages import rust_debian, tools
 from wasmforge.project import Project
 from wasmforge.toolchain.capcheck import decode_wit
 
@@ -236,7 +236,9 @@ def install_aot_tool(wasmtime: str | None = None, *, jobs: int = 2) -> Path:
                                    fix="pip install 'wasmforge[hyperlight]'")
         wasmtime = backend.wasmtime
     rustup_cargo = Path.home() / ".cargo" / "bin" / "cargo"  # newer than a distro's cargo
-    cargo = str(rustup_cargo) if rustup_cargo.is_file() else shutil.which("cargo")
+    pinned_cargo = rust_debian.host_cargo()  # `toolchain install rust`: Rust 1.96
+    cargo = (str(rustup_cargo) if rustup_cargo.is_file()
+             else str(pinned_cargo) if pinned_cargo else shutil.which("cargo"))
     if cargo is None:
         raise ToolchainMissing("cargo is not on PATH (needed once to build the Hyperlight "
                                "precompiler)", fix="install Rust >= 1.85 with rustup")

@@ -2,7 +2,9 @@
 
 PyPI packages go into one pip target per pin, npm packages into one npm prefix,
 both under the wasmforge cache; Debian packages are installed with apt-get when
-running as root, otherwise the exact command is printed.
+running as root, otherwise the exact command is printed. Rust's pinned Debian
+toolchain is downloaded and unpacked into the cache (languages/rust_debian.py), which
+needs no root.
 """
 
 from __future__ import annotations
@@ -41,12 +43,22 @@ def install_toolchains(languages: Sequence[str]) -> Iterator[str]:
     for req in requirements.get("pip", []):
         yield _install_pip(req)
     yield from _install_npm(requirements.get("npm", []))
+    if "rust" in chosen and _rustup_wasip2_missing():
+        from wasmforge.languages import rust_debian
+
+        yield from rust_debian.install()  # pinned .debs, unpacked; the wasm32-wasip1 std
     if with_hyperlight:
         yield _install_hyperlight_aot()
     if with_serve:
         yield from _install_serve()
     names = chosen + ([HYPERLIGHT] if with_hyperlight else []) + ([SERVE] if with_serve else [])
     yield f"toolchains ready for: {', '.join(names)} (see `wasmforge doctor`)"
+
+
+def _rustup_wasip2_missing() -> bool:
+    from wasmforge.languages.rust import rustup_wasip2
+
+    return rustup_wasip2() is None
 
 
 def _install_hyperlight_aot() -> str:

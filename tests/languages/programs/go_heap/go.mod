@@ -1,0 +1,3 @@
+module example.com/heap
+
+go 1.22
