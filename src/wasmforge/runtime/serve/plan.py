@@ -30,7 +30,6 @@ class ServeRequest:
     memory: str | None = None
     max_concurrency: int = 8
     allow_unsigned: bool = False
-    log_json: bool = False
 
 
 @dataclass(frozen=True)
