@@ -361,6 +361,44 @@ def run(
 
 
 @app.command()
+def serve(
+    image: Annotated[str, typer.Argument(help="A world = \"http\" image or a reference.")],
+    listen: Annotated[str, typer.Option(help="IP:PORT to listen on.")] = "127.0.0.1:8080",
+    trust: Annotated[list[Path] | None, typer.Option("--trust", help="Trusted public key(s).")
+                     ] = None,
+    isolation: Annotated[str, typer.Option(help="auto | wasm | process | hypervisor")] = "auto",
+    mount: Annotated[list[str] | None, typer.Option("--mount", help="HOST:GUEST[:ro]")] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", help="K=V")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Per-request wall-time cap, s.")] = None,
+    memory: Annotated[str | None, typer.Option(help="Per-request memory cap, e.g. 32MiB.")
+                      ] = None,
+    max_concurrency: Annotated[int, typer.Option(help="Requests handled at once.")] = 8,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log requests as JSON lines.")
+                        ] = False,
+    insecure_allow_unsigned: Annotated[bool, typer.Option("--insecure-allow-unsigned")] = False,
+) -> None:
+    """Serve an HTTP handler (wasi:http/proxy), a fresh instance per request."""
+    from wasmforge.runtime.serve import ServeRequest, serve_image
+
+    request = ServeRequest(
+        image=image, listen=listen, trust=tuple(trust or ()), isolation=isolation,
+        mounts=tuple(mount or ()), env=tuple(env or ()), timeout_s=timeout, memory=memory,
+        max_concurrency=max_concurrency, allow_unsigned=insecure_allow_unsigned,
+    )
+    raise typer.Exit(serve_image(request, notice=_notice,
+                                 log=_json_log if log_json else _text_log))
+
+
+def _text_log(entry: dict[str, Any]) -> None:
+    line = f"{entry['method']} {entry['path']} {entry['status']} {entry['ms']:.2f} ms"
+    _notice(line + (f" ({entry['error']})" if entry.get("error") else ""))
+
+
+def _json_log(entry: dict[str, Any]) -> None:
+    _notice(json.dumps(entry))
+
+
+@app.command()
 def bench(
     image: Annotated[Path, typer.Argument(help="An .oci.tar image.")],
     runs: Annotated[int, typer.Option(help="Runs per measurement.")] = 200,

@@ -18,7 +18,7 @@ from wasmforge.isolation import WEAKEST, TierName, is_tier, tier_list
 
 MANIFEST_NAME = "wasmforge.toml"
 LANGUAGES = ("c", "go", "rust", "python", "javascript", "csharp")
-WORLDS = ("command",)
+WORLDS = ("command", "http")
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}[a-z0-9]$|^[a-z]$")
 NAME_RULE = (
     "a name is 1 to 64 characters of lowercase letters, digits and '-', "

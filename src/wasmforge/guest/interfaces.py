@@ -10,8 +10,9 @@ Decisions worth knowing:
   zero directories and the interface can reach nothing. Rejecting it would reject every hello.
 - `wasi:cli/environment` carries both argv and the environment, so it is granted when
   `args = true` or `env` names at least one variable (the runtime passes only what is granted).
-- `wasi:sockets/*` and `wasi:http/*` need a non-empty `network` list; which hosts are reachable
-  is the runtime's allow-list.
+- `wasi:sockets/*` and `wasi:http/*` need a non-empty `network` list (but `wasi:http/types`,
+  which an HTTP handler's own request and response are made of, comes with `clocks`, whose
+  types it uses); which hosts are reachable is the runtime's allow-list.
 - `wasi:io/*` and `wasi:cli/exit` are plumbing every component needs: always granted.
 - An interface in no rule (a custom import) is never granted by a capability.
 """
@@ -44,6 +45,11 @@ RULES: tuple[InterfaceRule, ...] = (
     InterfaceRule("wasi:cli/terminal-*", "stdio"),
     InterfaceRule("wasi:filesystem/*", "mounts"),
     InterfaceRule("wasi:sockets/*", "network"),
+    # An HTTP handler's own request and response are wasi:http/types: plumbing, like
+    # wasi:io, but built on wasi:clocks types, so it is kept wherever clocks are (a deny
+    # stub cannot export clocks under an import that uses them). Sending requests
+    # (outgoing-handler) is what needs the network.
+    InterfaceRule("wasi:http/types", "clocks"),
     InterfaceRule("wasi:http/*", "network"),
     InterfaceRule("wasi:clocks/*", "clocks"),
     InterfaceRule("wasi:random/*", "random"),

@@ -58,7 +58,7 @@ class CDriver(LanguageDriver):
                               fix="add main.c with a main function")
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         out = ctx.work_dir / f"{project.name}.wasm"
-        flags = _flags(project)
+        flags = compile_flags(project)
         relative = [str(p.relative_to(project.root)) for p in sources]
         sdk = _wasi_sdk()
         if sdk is not None:
@@ -76,7 +76,7 @@ class CDriver(LanguageDriver):
         return BuildOutput(out, "core")
 
 
-def _flags(project: Project) -> list[str]:
+def compile_flags(project: Project) -> list[str]:
     flags = list(_BASE_FLAGS)
     flags += [f"-I{d}" for d in project.build.include_dirs]
     flags += [f"-D{d}" for d in project.build.defines]

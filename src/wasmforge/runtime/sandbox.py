@@ -95,7 +95,7 @@ class Worker:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         passed = [child.fileno()]
         closers: list[socket.socket | int] = [child]
-        program = _data_fd(seccomp.sandbox_filter(network=bool(shape.network)))
+        program = data_fd(seccomp.sandbox_filter(network=bool(shape.network)))
         passed.append(program)
         closers.append(program)
         extra: list[str] = []
@@ -104,7 +104,7 @@ class Worker:
         if shape.network:
             for path, data in (("/etc/hosts", hosts_file(shape.network)),
                                ("/etc/nsswitch.conf", NSSWITCH)):
-                fd = _data_fd(data)
+                fd = data_fd(data)
                 passed.append(fd)
                 closers.append(fd)
                 extra += ["--ro-bind-data", str(fd), path]
@@ -199,7 +199,7 @@ def _answer(dispatch: Dispatch, message: bytes, deadline: float) -> bytes:
     return answers[0]
 
 
-def _data_fd(data: bytes) -> int:
+def data_fd(data: bytes) -> int:
     """A pipe's read end holding `data` (small: within one pipe buffer), for bwrap to read."""
     read_end, write_end = os.pipe()
     os.write(write_end, data)

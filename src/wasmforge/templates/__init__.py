@@ -1,4 +1,6 @@
-"""Project templates: `_common/` for every language, then `<language>/` on top.
+"""Project templates: `_common/` for every language, then `<language>/` on top; a world
+other than `command` (`http`) adds `_common/<world>/` and takes `<language>/<world>/`
+instead of the language's command files.
 
 Files ending in `.j2` are rendered with jinja2 (the suffix is dropped); others are
 copied as they are.
@@ -29,6 +31,10 @@ def scaffold(name: str, language: str, dest: Path, world: str = "command") -> li
                              fix=f"use one of: {', '.join(LANGUAGES)}")
     if world not in WORLDS:
         raise WasmforgeError(f"unknown world {world!r}", fix=f"use one of: {', '.join(WORLDS)}")
+    if world != "command" and not (_TEMPLATES / language / world).is_dir():
+        offered = sorted(lang for lang in LANGUAGES if (_TEMPLATES / lang / world).is_dir())
+        raise WasmforgeError(f"there is no {world} template for {language}",
+                             fix=f"use --world command, or one of: {', '.join(offered)}")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise WasmforgeError(f"{dest} already exists and is not empty",
                              fix="choose a new name or --dir, or empty that directory")
@@ -41,8 +47,8 @@ def scaffold(name: str, language: str, dest: Path, world: str = "command") -> li
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest.parent))
     try:
-        for layer in ("_common", language):
-            _render_tree(_TEMPLATES / layer, staging, env, variables)
+        for layer in _layers(language, world):
+            _render_tree(_TEMPLATES / layer, staging, env, variables, skip=WORLDS)
         if dest.exists():
             dest.rmdir()
         staging.rename(dest)
@@ -52,13 +58,24 @@ def scaffold(name: str, language: str, dest: Path, world: str = "command") -> li
     return sorted(p.relative_to(dest) for p in dest.rglob("*") if p.is_file())
 
 
-def _render_tree(src, out: Path, env: jinja2.Environment, variables: dict[str, str]) -> None:
+def _layers(language: str, world: str) -> tuple[str, ...]:
+    """The command world's files sit in the language's folder; another world's in its own
+    subfolder (`<language>/http/`), over `_common/` and `_common/<world>/`."""
+    if world == "command":
+        return ("_common", language)
+    return ("_common", f"_common/{world}", f"{language}/{world}")
+
+
+def _render_tree(src, out: Path, env: jinja2.Environment, variables: dict[str, str],
+                 skip: tuple[str, ...] = ()) -> None:
     if not src.is_dir():
         return
     for entry in src.iterdir():
         if entry.name in ("__pycache__", "__init__.py"):
             continue
         if entry.is_dir():
+            if entry.name in skip:  # another world's layer, not a project folder
+                continue
             (out / entry.name).mkdir(exist_ok=True)
             _render_tree(entry, out / entry.name, env, variables)
         elif entry.name.endswith(".j2"):

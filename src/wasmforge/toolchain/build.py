@@ -25,10 +25,15 @@ from pathlib import Path
 
 from wasmforge import __version__
 from wasmforge.image.model import Layer, ProvenanceInputs
-from wasmforge.languages import BuildContext, LanguageDriver, get_driver
+from wasmforge.languages import BuildContext, BuildOutput, LanguageDriver, get_driver
 from wasmforge.project import Project, load_project
 from wasmforge.toolchain import cache
-from wasmforge.toolchain.validate import check_command_world, validate_component, world_of
+from wasmforge.toolchain.validate import (
+    check_command_world,
+    check_http_world,
+    validate_component,
+    world_of,
+)
 
 STATE_FILE = ".wasmforge-build.json"
 Progress = Callable[[str], None]
@@ -73,6 +78,10 @@ def build_project(root: Path, *, sign_key: Path | None = None, hyperlight: bool 
         from wasmforge.toolchain.hyperlight import hyperlight_versions
 
         toolchains = {**toolchains, **hyperlight_versions(project)}
+    if project.world == "http":  # its binding generators and glue (languages/http/)
+        from wasmforge.languages.http import versions as http_versions
+
+        toolchains = {**toolchains, **http_versions(project.language)}
     options = {"hyperlight": hyperlight, "world": project.world}
     key = cache.build_key(wasmforge_version=__version__, language=project.language,
                           sources=sources, toolchains=toolchains, options=options)
@@ -114,8 +123,8 @@ def _build_into_cache(project: Project, driver: LanguageDriver, key: str,
     with cache.work_dir(project.name) as work:
         say(f"compiling {project.language}")
         with _timed(steps, "compile"):
-            output = driver.build(project, BuildContext(work_dir=work / "driver",
-                                                        verbose=verbose))
+            output = _compile(project, driver, BuildContext(work_dir=work / "driver",
+                                                            verbose=verbose))
         component_path = work / "component.wasm"
         if output.kind == "core":
             say("adapting the core module to a component")
@@ -132,7 +141,10 @@ def _build_into_cache(project: Project, driver: LanguageDriver, key: str,
             component_path.write_bytes(component)
             validate_component(component_path)
             wit = world_of(component_path)
-            check_command_world(wit, component_path)
+            if project.world == "http":
+                check_http_world(wit, component_path)
+            else:
+                check_command_world(wit, component_path)
 
         layers = _extra_layers(project, component, work, hyperlight, say, steps)
 
@@ -151,6 +163,14 @@ def _build_into_cache(project: Project, driver: LanguageDriver, key: str,
             "exports": list(wit.exports), "toolchains": toolchains, "steps": steps,
         }
         return cache.store(key, component_path, image_path, result)
+
+
+def _compile(project: Project, driver: LanguageDriver, ctx: BuildContext) -> BuildOutput:
+    if project.world == "http":  # wasi:http/proxy handlers: languages/http/
+        from wasmforge.languages.http import build as build_http
+
+        return build_http(project, ctx)
+    return driver.build(project, ctx)
 
 
 def _enforce(project: Project, component: bytes, work: Path) -> bytes:

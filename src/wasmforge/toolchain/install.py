@@ -24,6 +24,7 @@ from wasmforge.languages.tools import Requirement, node_prefix, npm_package_dir,
 from wasmforge.project import LANGUAGES
 
 HYPERLIGHT = "hyperlight"  # not a language: the AOT precompiler for `build --hyperlight`
+SERVE = "serve"  # not a language: `wasmforge serve`'s host and wit-bindgen for C handlers
 
 
 def install_toolchains(languages: Sequence[str]) -> Iterator[str]:
@@ -31,7 +32,8 @@ def install_toolchains(languages: Sequence[str]) -> Iterator[str]:
     empty); yields progress lines."""
     chosen = list(languages) or [*LANGUAGES, HYPERLIGHT]
     with_hyperlight = HYPERLIGHT in chosen
-    chosen = [language for language in chosen if language != HYPERLIGHT]
+    with_serve = SERVE in chosen
+    chosen = [language for language in chosen if language not in (HYPERLIGHT, SERVE)]
     requirements: dict[str, list[Requirement]] = {}
     for language in chosen:
         for req in get_driver(language).requirements():
@@ -48,7 +50,9 @@ def install_toolchains(languages: Sequence[str]) -> Iterator[str]:
         yield from rust_debian.install()  # pinned .debs, unpacked; the wasm32-wasip1 std
     if with_hyperlight:
         yield _install_hyperlight_aot()
-    names = chosen + ([HYPERLIGHT] if with_hyperlight else [])
+    if with_serve:
+        yield from _install_serve()
+    names = chosen + ([HYPERLIGHT] if with_hyperlight else []) + ([SERVE] if with_serve else [])
     yield f"toolchains ready for: {', '.join(names)} (see `wasmforge doctor`)"
 
 
@@ -67,6 +71,19 @@ def _install_hyperlight_aot() -> str:
     except WasmforgeError as failure:  # optional: only `build --hyperlight` needs it
         return f"! Hyperlight precompiler not built: {failure}"
     return f"✓ Hyperlight precompiler at {path}"
+
+
+def _install_serve() -> Iterator[str]:
+    """Build `wasmforge serve`'s host and wit-bindgen (C handlers) once (cargo; minutes)."""
+    from wasmforge.languages.http.c import install_wit_bindgen
+    from wasmforge.runtime.serve.host import install_host  # a build step, not a run
+
+    for what, install in (("HTTP serving host", install_host),
+                          ("wit-bindgen (C HTTP handlers)", install_wit_bindgen)):
+        try:
+            yield f"✓ {what} at {install()}"
+        except WasmforgeError as failure:
+            yield f"! {what} not built: {failure}"
 
 
 def _install_pip(req: Requirement) -> str:

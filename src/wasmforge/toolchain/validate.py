@@ -48,3 +48,15 @@ def check_command_world(summary: WitSummary, path: Path) -> None:
         raise BuildFailed(f"{path.name} does not export {COMMAND_EXPORT} (it exports "
                           f"{exported}), so it is not a command component",
                           fix="give the program a main entry point")
+
+
+HTTP_EXPORT = "wasi:http/incoming-handler"
+
+
+def check_http_world(summary: WitSummary, path: Path) -> None:
+    if not any(unversioned(e) == HTTP_EXPORT for e in summary.exports):
+        exported = ", ".join(summary.exports) or "nothing"
+        raise BuildFailed(f"{path.name} does not export {HTTP_EXPORT} (it exports "
+                          f"{exported}), so it is not an HTTP handler",
+                          fix="implement the handler as the template of `wasmforge new NAME "
+                              "--world http` does, or set world = \"command\"")
