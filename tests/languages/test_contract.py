@@ -141,7 +141,9 @@ def test_missing_toolchain_names_the_remedy(case: Case, new_project: Callable[..
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     driver = get_driver(case.language)
     remedy = f"wasmforge toolchain install {case.language}"
+    # the message names a pinned package, or (Rust's pinned .debs) the pinned version
     pins = [req.spec for req in driver.requirements() if req.kind in ("pip", "npm")]
+    pins += [version for version in driver.toolchain_versions().values() if version]
     root = new_project(tmp_path, case.language, "notools", {})
     monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("WASMFORGE_TOOLCHAINS", str(tmp_path / "empty"))
