@@ -28,9 +28,9 @@ SERVE = "serve"  # not a language: `wasmforge serve`'s host and wit-bindgen for 
 
 
 def install_toolchains(languages: Sequence[str]) -> Iterator[str]:
-    """Install every requirement of `languages` (all, and the Hyperlight precompiler, when
-    empty); yields progress lines."""
-    chosen = list(languages) or [*LANGUAGES, HYPERLIGHT]
+    """Install every requirement of `languages` (all, the Hyperlight precompiler and the
+    serving host, when empty); yields progress lines."""
+    chosen = list(languages) or [*LANGUAGES, HYPERLIGHT, SERVE]
     with_hyperlight = HYPERLIGHT in chosen
     with_serve = SERVE in chosen
     chosen = [language for language in chosen if language not in (HYPERLIGHT, SERVE)]
