@@ -8,12 +8,10 @@ recorded in the drivers' toolchain versions) and checked here before every use.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from wasmforge.commands import wasm_tools
-from wasmforge.errors import ToolchainMissing
-from wasmforge.languages.pins import ADAPTER_SHA256, COMMAND_ADAPTER, JCO
+from wasmforge.languages.pins import ADAPTER_SHA256, COMMAND_ADAPTER, JCO, checked_adapter
 from wasmforge.languages.tools import npm_package_dir, run_tool
 
 # Whichever language needs the adapter installs it: say so without naming one.
@@ -27,16 +25,7 @@ def command_adapter_path() -> Path:
 
 
 def command_adapter() -> Path:
-    adapter = command_adapter_path()
-    if not adapter.is_file():
-        raise ToolchainMissing(f"the WASI preview1 command adapter ({JCO.spec}) is not "
-                               "installed", fix=_INSTALL)
-    digest = hashlib.sha256(adapter.read_bytes()).hexdigest()
-    if digest != ADAPTER_SHA256:
-        raise ToolchainMissing(f"{adapter} is not the adapter {JCO.spec} ships (sha256 "
-                               f"{digest}, expected {ADAPTER_SHA256})",
-                               fix=f"remove {npm_package_dir(JCO)} and {_INSTALL}")
-    return adapter
+    return checked_adapter(COMMAND_ADAPTER, ADAPTER_SHA256, _INSTALL)
 
 
 def componentize(core: Path, out: Path) -> None:
