@@ -109,3 +109,12 @@ def test_every_key_has_a_human_hint() -> None:
         assert grant_hint(rule.key)
     assert grant_hint("network") == "[capabilities] network"
     assert "no capability" in grant_hint(None)
+
+
+def test_an_http_handlers_own_types_come_with_clocks_only_in_a_handler() -> None:
+    """A command's wasi:http/types needs the network (it is denied, and stubbed, without
+    it); a handler's is its own request and response, kept wherever clocks are."""
+    assert not is_granted("wasi:http/types@0.2.10", Capabilities())
+    assert is_granted("wasi:http/types@0.2.10", Capabilities(), handler=True)
+    assert not is_granted("wasi:http/types@0.2.10", Capabilities(clocks=False), handler=True)
+    assert not is_granted("wasi:http/outgoing-handler@0.2.10", Capabilities(), handler=True)

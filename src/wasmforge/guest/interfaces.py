@@ -10,9 +10,12 @@ Decisions worth knowing:
   zero directories and the interface can reach nothing. Rejecting it would reject every hello.
 - `wasi:cli/environment` carries both argv and the environment, so it is granted when
   `args = true` or `env` names at least one variable (the runtime passes only what is granted).
-- `wasi:sockets/*` and `wasi:http/*` need a non-empty `network` list (but `wasi:http/types`,
-  which an HTTP handler's own request and response are made of, comes with `clocks`, whose
-  types it uses); which hosts are reachable is the runtime's allow-list.
+- `wasi:sockets/*` and `wasi:http/*` need a non-empty `network` list; which hosts are
+  reachable is the runtime's allow-list. In an HTTP handler (world = "http"),
+  `wasi:http/types`, which its own request and response are made of, comes with `clocks`
+  instead (`HANDLER_PLUMBING`): it is built on wasi:clocks types, so a deny stub cannot
+  stand in for it where clocks are kept; sending requests (outgoing-handler) still needs
+  the network.
 - `wasi:io/*` and `wasi:cli/exit` are plumbing every component needs: always granted.
 - An interface in no rule (a custom import) is never granted by a capability.
 """
@@ -45,11 +48,6 @@ RULES: tuple[InterfaceRule, ...] = (
     InterfaceRule("wasi:cli/terminal-*", "stdio"),
     InterfaceRule("wasi:filesystem/*", "mounts"),
     InterfaceRule("wasi:sockets/*", "network"),
-    # An HTTP handler's own request and response are wasi:http/types: plumbing, like
-    # wasi:io, but built on wasi:clocks types, so it is kept wherever clocks are (a deny
-    # stub cannot export clocks under an import that uses them). Sending requests
-    # (outgoing-handler) is what needs the network.
-    InterfaceRule("wasi:http/types", "clocks"),
     InterfaceRule("wasi:http/*", "network"),
     InterfaceRule("wasi:clocks/*", "clocks"),
     InterfaceRule("wasi:random/*", "random"),
@@ -114,8 +112,15 @@ def key_granted(key: CapabilityKey, caps: Capabilities) -> bool:
     return False
 
 
-def is_granted(interface: str, caps: Capabilities) -> bool:
+# An HTTP handler's own plumbing, granted with this key (see the module docstring).
+HANDLER_PLUMBING: dict[str, CapabilityKey] = {"wasi:http/types": "clocks"}
+
+
+def is_granted(interface: str, caps: Capabilities, *, handler: bool = False) -> bool:
+    """Whether `caps` grants `interface`; `handler`: the component is an HTTP handler."""
     key = capability_for(interface)
+    if handler:
+        key = HANDLER_PLUMBING.get(interface_name(interface), key)
     return key is not None and key_granted(key, caps)
 
 
@@ -126,6 +131,7 @@ def grant_hint(key: CapabilityKey | None) -> str:
     return _HUMAN[key]
 
 
-def ungranted(imports: list[str] | tuple[str, ...], caps: Capabilities) -> list[str]:
+def ungranted(imports: list[str] | tuple[str, ...], caps: Capabilities, *,
+              handler: bool = False) -> list[str]:
     """The imports (as given, versions kept) that `caps` does not grant, in order."""
-    return [item for item in imports if not is_granted(item, caps)]
+    return [item for item in imports if not is_granted(item, caps, handler=handler)]

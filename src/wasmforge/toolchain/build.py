@@ -178,7 +178,8 @@ def _enforce(project: Project, component: bytes, work: Path) -> bytes:
 
     return enforce_capabilities(component, project.capabilities,
                                 deny_ungranted=project.build.deny_ungranted,
-                                work_dir=work / "capcheck", where=str(project.manifest_path))
+                                work_dir=work / "capcheck", where=str(project.manifest_path),
+                                handler=project.world == "http")
 
 
 def _extra_layers(project: Project, component: bytes, work: Path, hyperlight: bool,

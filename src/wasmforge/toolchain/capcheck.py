@@ -61,14 +61,14 @@ class CapabilityReport:
 
 
 def enforce_capabilities(component: bytes, capabilities: Capabilities, *, deny_ungranted: bool,
-                         work_dir: Path, where: str) -> bytes:
+                         work_dir: Path, where: str, handler: bool = False) -> bytes:
     """The component, unchanged when every import is granted, else composed with a deny stub
     (`deny_ungranted`) or refused with CapabilityError naming the interface and the key."""
     work_dir.mkdir(parents=True, exist_ok=True)
     app = work_dir / "component.wasm"
     app.write_bytes(component)
     resolve = decode_wit(app)
-    report = check_resolve(resolve, capabilities)
+    report = check_resolve(resolve, capabilities, handler=handler)
     if report.bare_functions:
         raise CapabilityError(
             f"the component imports the function {report.bare_functions[0]} directly, "
@@ -90,7 +90,9 @@ def check_component(component: Path, capabilities: Capabilities) -> CapabilityRe
     return check_resolve(decode_wit(component), capabilities)
 
 
-def check_resolve(resolve: Mapping[str, Any], capabilities: Capabilities) -> CapabilityReport:
+def check_resolve(resolve: Mapping[str, Any], capabilities: Capabilities, *,
+                  handler: bool = False) -> CapabilityReport:
+    """`handler`: an HTTP handler, whose own wasi:http/types comes with clocks."""
     imports: list[Import] = []
     bare: list[str] = []
     worlds = resolve["worlds"]
@@ -100,7 +102,8 @@ def check_resolve(resolve: Mapping[str, Any], capabilities: Capabilities) -> Cap
     for qualified, interface_id in world_imports(resolve).items():
         functions = tuple(resolve["interfaces"][interface_id]["functions"])
         imports.append(Import(interface=qualified, key=capability_for(qualified),
-                              granted=is_granted(qualified, capabilities), functions=functions))
+                              granted=is_granted(qualified, capabilities, handler=handler),
+                              functions=functions))
     return CapabilityReport(imports=imports, bare_functions=bare)
 
 
