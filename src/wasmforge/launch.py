@@ -107,9 +107,10 @@ def exit_now(code: int) -> NoReturn:
     import atexit
 
     atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # a closed pipe: what the interpreter's own exit reports for it
-        code = code or 120
+    for stream in (sys.stdout, sys.stderr):  # None when the descriptor was closed
+        try:
+            if stream is not None:
+                stream.flush()
+        except OSError:  # a closed pipe: what the interpreter's own exit reports for it
+            code = code or 120
     os._exit(code)
