@@ -30,12 +30,16 @@ MountMode = Literal["ro", "rw"]
 
 @dataclass(frozen=True)
 class Mount:
+    """A host directory the guest may see, at `guest`, read-only unless mode is rw."""
+
     guest: str
     mode: MountMode = "ro"
 
 
 @dataclass(frozen=True)
 class Limits:
+    """The manifest's caps: memory, wall time, and fuel when metered."""
+
     memory_bytes: int = 64 * 1024 * 1024
     timeout_s: float = 10.0
     fuel: int | None = None
@@ -43,6 +47,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class Capabilities:
+    """What the manifest grants the guest; anything absent is denied."""
+
     args: bool = True
     stdio: bool = True
     env: tuple[str, ...] = ()
@@ -57,6 +63,8 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class BuildConfig:
+    """The manifest's [build] table."""
+
     include_dirs: tuple[str, ...] = ()
     defines: tuple[str, ...] = ()
     cflags: tuple[str, ...] = ()
@@ -66,6 +74,8 @@ class BuildConfig:
 
 @dataclass(frozen=True)
 class Project:
+    """A parsed wasmforge.toml and the folder it sits in."""
+
     root: Path
     name: str
     version: str

@@ -109,3 +109,16 @@ def test_a_key_taken_out_of_the_store_is_no_longer_trusted(make_image: MakeImage
         for path in moved:
             path.rename(path.with_suffix(".pub"))
     assert load_image(image).signers
+
+
+def test_a_run_ends_cleanly_without_the_interpreters_teardown(make_image: MakeImage,
+                                                               guest: bytes) -> None:
+    image = make_image(guest, name="fast-exit")
+    argv = [sys.executable, "-m", "wasmforge", "run", str(image), "--isolation", "wasm", "--",
+            "hello"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert (done.returncode, done.stdout) == (0, "hello from c\n"), done.stderr
+    # with its stdout closed (sys.stdout is None) the run still ends without a traceback
+    closed = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", *argv], capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert closed.returncode == 0 and "Traceback" not in closed.stderr, closed.stderr

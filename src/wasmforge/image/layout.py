@@ -25,10 +25,8 @@ import io
 import json
 import os
 import tarfile
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +106,8 @@ def source_date_epoch() -> int:
 
 
 def rfc3339(epoch: int) -> str:
+    from datetime import UTC, datetime  # writers only: `run` reads images
+
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -173,6 +173,8 @@ def _tar_entries(layout: OciLayout) -> Iterator[tuple[str, bytes | None]]:
 
 def write_layout(out: Path, layout: OciLayout) -> None:
     """Write `layout` as a tar at `out`, atomically: a temp file beside it, then rename."""
+    import tempfile  # writers only, like datetime
+
     mtime = source_date_epoch()
     out = Path(out)
     try:

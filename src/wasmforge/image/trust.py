@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TrustedKey:
+    """A public key in the trust store or given with --trust."""
+
     fingerprint: str
     key: ec.EllipticCurvePublicKey
     source: str  # where it came from, for messages

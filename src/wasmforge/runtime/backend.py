@@ -54,6 +54,8 @@ class Grants:
 
 @dataclass(frozen=True)
 class RunLimits:
+    """The caps one run gets: the manifest's, tightened by operator flags."""
+
     memory_bytes: int
     timeout_s: float
     fuel: int | None = None

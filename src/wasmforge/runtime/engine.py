@@ -41,6 +41,8 @@ _MEMORY_CACHE_SIZE = 32
 
 @dataclass
 class EngineBundle:
+    """A wasmtime engine and the fingerprint its compiled code is cached under."""
+
     engine: wasmtime.Engine
     fingerprint: str
     fuel: bool

@@ -29,6 +29,8 @@ _CONNECT_TIMEOUT_S = 10.0
 
 @dataclass(frozen=True)
 class Endpoint:
+    """One allow-listed host:port and where the sandbox reaches it."""
+
     host: str
     port: int
     address: str  # the loopback address the sandbox resolves `host` to

@@ -22,6 +22,8 @@ MODULE_STEP = "failed to load Wasm module"
 
 @dataclass(frozen=True)
 class ProbeStatus:
+    """The hypervisor tier's state, and why when it is unusable."""
+
     usable: bool
     detail: str
 

@@ -22,6 +22,8 @@ _WATCHDOG_CONFIRM_S = 0.5
 
 @dataclass(frozen=True)
 class RunRequest:
+    """A `wasmforge run` command line."""
+
     image: str  # an .oci.tar path or a registry reference
     args: tuple[str, ...] = ()
     trust: tuple[Path, ...] = ()

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,9 +54,13 @@ def _spawn(argv: list[str], pass_fds: tuple[int, ...]) -> subprocess.Popen[bytes
     ends: a worker started from a short-lived thread would be killed with that thread."""
     if threading.current_thread() is threading.main_thread():
         return _popen(argv, pass_fds)
-    done: Future[subprocess.Popen[bytes]] = Future()
+    # A one-slot queue for the answer: concurrent.futures would cost `run` its import.
+    done: queue.SimpleQueue[subprocess.Popen[bytes] | BaseException] = queue.SimpleQueue()
     _spawner().put((argv, pass_fds, done))
-    return done.result()
+    answer = done.get()
+    if isinstance(answer, BaseException):
+        raise answer
+    return answer
 
 
 def _popen(argv: list[str], pass_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
@@ -83,9 +86,9 @@ def _serve_spawns(requests: queue.SimpleQueue[Any]) -> None:
     while True:
         argv, pass_fds, done = requests.get()
         try:
-            done.set_result(_popen(argv, pass_fds))
+            done.put(_popen(argv, pass_fds))
         except BaseException as err:  # handed to the caller, who raises it
-            done.set_exception(err)
+            done.put(err)
 
 
 class Worker:
