@@ -89,7 +89,8 @@ try {
 # what each language prints for a path that does not exist for the guest
 NOT_FOUND = {"c": "denied: No such file or directory",
              "go": "Bad file number",  # Go's wasip1 runtime: no preopen holds the path
-             "rust": "denied: No such file or directory (os error 44)",
+             # Rust 1.96 std: no preopen holds the path, so it is not capable of opening it
+             "rust": "denied: Capabilities insufficient (os error 76)",
              "python": "denied: FileNotFoundError No such file or directory",
              "javascript": "denied: ENOENT"}
 TIERS = ("wasm", "process", "hypervisor")
