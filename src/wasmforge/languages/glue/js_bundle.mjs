@@ -79,7 +79,14 @@ export async function bundle(config) {
 // The engine's errors at build time (it runs the module's top level then) name `name`'s
 // lines; `lines` (source map segments by 1-based line of that file) turn them into the
 // user's.
+const WIZER_IMPORT = /cannot call arbitrary imported functions during Wizer initialization/;
+
 function engineError(err, name, lines, sources) {
+  if (WIZER_IMPORT.test(String(err?.message ?? err))) {
+    return "the module's top level, which runs once at build time, called a WASI import " +
+      "(a file, the environment, stdio, a clock or randomness); move that call into a " +
+      "function that runs at run time, e.g. the fetch listener, and build again";
+  }
   const file = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   return String(err && err.message ? err.message : err).replace(
     /^Failed to initialize component \(wizer \(.*\)\):\s*Exception while evaluating top-level script\s*/,

@@ -1,7 +1,8 @@
 // wasmforge's Node-like `process` for a JavaScript component (injected by esbuild: the
-// user's free `process` refers to this). argv and env are read from WASI when first used:
-// at run time in a command (its module runs inside wasi:cli/run); in an HTTP handler, whose
-// top level runs at build time, the build calls forget() after it, so requests read theirs.
+// user's free `process` refers to this). argv and env are read from WASI when first used,
+// at run time. A command's module runs inside wasi:cli/run, so always at run time; an HTTP
+// handler's top level runs at build time, under wizer, which allows no WASI calls: there
+// argv is ["wasm"] and env is empty until the build calls started() after the top level.
 import { getArguments, getEnvironment } from "wasi:cli/environment@WASI_VERSION";
 import { getStderr } from "wasi:cli/stderr@WASI_VERSION";
 import { getStdout } from "wasi:cli/stdout@WASI_VERSION";
@@ -26,8 +27,10 @@ class ExitRequest {
   }
 }
 
-let read = null; // { argv, env } once first used
+let live = __wasmforgeWorld !== "http";
+let read = null; // { argv, env } once first used at run time
 function host() {
+  if (!live) return { argv: ["wasm"], env: {} };
   read ??= { argv: ["wasm", ...getArguments()], env: Object.fromEntries(getEnvironment()) };
   return read;
 }
@@ -52,6 +55,6 @@ const proc = {
     throw new ExitRequest(code ?? proc.exitCode ?? 0);
   },
 };
-globalThis.__wasmforge = { process: proc, ExitRequest, forget: () => { read = null; } };
+globalThis.__wasmforge = { process: proc, ExitRequest, started: () => { live = true; } };
 
 export { proc as process };

@@ -11,9 +11,9 @@ import { bundle, componentizeStable } from "./js_bundle.mjs";
 const config = JSON.parse(await readFile(process.argv[2], "utf8"));
 const { code, sources, lines } = await bundle(config);
 
-// The top level ran at build time: what the process shim read then (the build's
-// environment) is forgotten before the snapshot, so requests read their own.
-const source = `${code}\nglobalThis.__wasmforge?.forget();\n`;
+// The top level runs at build time, where the process shim answers without WASI; from the
+// first request on (after the snapshot) it reads the request's own argv and environment.
+const source = `${code}\nglobalThis.__wasmforge?.started();\n`;
 // Bundle line i is line i + 1 of the module componentize-js is given.
 const moduleLines = {};
 lines.forEach((segments, i) => { moduleLines[i + 1] = segments; });
