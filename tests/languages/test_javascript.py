@@ -15,6 +15,7 @@ from wasmforge.errors import BuildFailed
 from wasmforge.languages import repro
 from wasmforge.languages.javascript import driver
 from wasmforge.languages.tools import node_prefix
+from wasmforge.templates import scaffold
 from wasmforge.toolchain.build import build_project
 
 GLUE = Path(wasmforge.languages.glue.__file__).parent
@@ -292,3 +293,60 @@ def test_regexps_the_engine_lacks_are_rewritten_in_place() -> None:
     assert "\\p{" not in lines[1] and lines[1].endswith("/gu;")
     assert lines[2].startswith('const b = new RegExp("[') and lines[2].endswith('", "u");')
     assert lines[3:] == REGEX_CASES.splitlines()[3:]  # division, strings, no u flag: as is
+
+
+# ------------------------------------------------------------------ http handlers (same bundling)
+
+HANDLER_MAIN = """\
+import { createHash } from "node:crypto";
+import { words } from "./lib/words.js";
+
+addEventListener("fetch", (event) => event.respondWith(new Response(
+  createHash("sha1").update(words(new URL(event.request.url).pathname).join(",")).digest("hex"))));
+"""
+HANDLER_WORDS = ("// letters of any script\n"
+                 "export const words = (s) => s.match(/\\p{L}+/gu) ?? [];\n")
+
+
+def _handler(parent: Path, name: str, files: dict[str, str]) -> Path:
+    root = parent / name
+    scaffold(name, "javascript", root, world="http")
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+@pytest.mark.slow
+def test_http_handler_builds_are_identical_in_different_folders(lang_home, tmp_path,
+                                                                monkeypatch) -> None:
+    if not driver.status().usable or repro.shim_library() is None:
+        pytest.skip("the JavaScript toolchain and the repro library are needed")
+    files = {"main.js": HANDLER_MAIN, "lib/words.js": HANDLER_WORDS}
+    first = build_project(_handler(tmp_path / "a", "jssvc", files))
+    monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / "other-home"))  # no cache to hit
+    again = build_project(_handler(tmp_path / "b" / "deeper", "jssvc", files))
+    assert not again.cached
+    assert again.component.read_bytes() == first.component.read_bytes()
+
+
+@pytest.mark.slow
+def test_http_handler_top_level_errors_name_the_line_or_say_what_to_move(lang_home,
+                                                                         tmp_path) -> None:
+    if not driver.status().usable:
+        pytest.skip("the JavaScript toolchain is needed")
+    thrown = _handler(tmp_path, "jsthrow", {
+        "main.js": 'import "./lib/boot.js";\n',
+        "lib/boot.js": "// checks its settings\n\nthrow new RangeError(\"no settings\");\n"})
+    with pytest.raises(BuildFailed) as caught:
+        build_project(thrown)
+    assert "lib/boot.js:3" in str(caught.value) and "no settings" in str(caught.value)
+    reads = _handler(tmp_path, "jsread", {
+        "main.js": 'import { readFileSync } from "fs";\n'
+                   'const table = readFileSync("/data/table.txt", "utf8");\n'
+                   'addEventListener("fetch", (e) => e.respondWith(new Response(table)));\n'})
+    with pytest.raises(BuildFailed) as caught:
+        build_project(reads)
+    message = str(caught.value)
+    assert "runs once at build time" in message and "fetch listener" in message
+    assert "wasm backtrace" not in message

@@ -6,12 +6,14 @@ and stay on 127.0.0.1."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -112,6 +114,15 @@ def test_only_the_declared_mount_is_visible(server: Server) -> None:
     assert status == 403, body
 
 
+def test_javascript_has_node_builtins_and_unicode_regexps(server: Server) -> None:
+    if server.language != "javascript":  # type: ignore[attr-defined]
+        pytest.skip("JavaScript's bundling")
+    words = ["h\u00e9llo", "w\u00f6rld", "\u03b1\u03b2\u03b3"]
+    status, body = server.get("/node?text=" + quote(", ".join(words) + " 42!"))
+    digest = hashlib.sha256(" ".join(words).encode()).hexdigest()
+    assert (status, body) == (200, f"/srv/b/c.txt {'|'.join(words)} {digest}\n")
+
+
 def test_outbound_http_follows_the_allow_list(server: Server, upstream: Upstream) -> None:
     status, body = server.get(f"/fetch?url=http://localhost:{upstream.port}/")
     assert (status, body) == (200, "upstream 200: pong from upstream\n")
@@ -184,6 +195,23 @@ def test_hypervisor_tier_is_refused_with_the_reason(http_image: BuildImage) -> N
     done = cli("serve", str(http_image(LANGUAGES[0])), "--isolation", "hypervisor")
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "hyperlight:sandbox/executor" in done.stderr
+
+
+def test_a_javascript_handler_importing_node_net_fails_at_its_line(tmp_path: Path) -> None:
+    project = tmp_path / "netsvc"
+    assert cli("new", "netsvc", "--lang", "javascript", "--world", "http", "--dir",
+               str(project)).returncode == 0
+    (project / "lib").mkdir()
+    (project / "lib" / "sockets.js").write_text(
+        '// raw sockets\nexport const hello = "hi";\nimport net from "node:net";\n'
+        "export const server = net.createServer();\n")
+    (project / "main.js").write_text(
+        'import { hello } from "./lib/sockets.js";\n'
+        'addEventListener("fetch", (e) => e.respondWith(new Response(hello)));\n')
+    done = cli("build", str(project))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "lib/sockets.js:3" in done.stderr and '"node:net"' in done.stderr, done.stderr
+    assert not (project / "build" / "netsvc.oci.tar").exists()
 
 
 def test_undeclared_env_is_refused_before_serving(http_image: BuildImage) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -63,8 +64,8 @@ NPM_PINS = (COMPONENTIZE_JS, ESBUILD, PREVIEW2_SHIM, *BUNDLE_TOOLS, *POLYFILLS)
 ENTRY = "main.js"
 _SOURCE_SUFFIXES = {".js", ".mjs", ".cjs", ".json", ".ts"}
 _SKIP_DIRS = {"build", "node_modules"}
-_GLUE = ("js_build.mjs", "js_node.mjs", "js_regex.mjs", "js_sourcemap.mjs", "js_process.js",
-         "js_fs.js", "js_crypto.js", "js_globals.js")
+_GLUE = ("js_build.mjs", "js_bundle.mjs", "js_node.mjs", "js_regex.mjs", "js_sourcemap.mjs",
+         "js_process.js", "js_fs.js", "js_crypto.js", "js_globals.js")
 _NODE_FIX = "install Node.js 20 or newer, e.g. `apt-get install nodejs npm`"
 
 
@@ -95,58 +96,85 @@ class JavaScriptDriver(LanguageDriver):
                 "wasmforge-glue": glue.digest(*_GLUE, repro.SHIM)}
 
     def build(self, project: Project, ctx: BuildContext) -> BuildOutput:
-        node = require_binary("node", self.name, _NODE_FIX)
-        componentize_js = require_npm(COMPONENTIZE_JS, self.name)
-        esbuild = require_npm(ESBUILD, self.name)
-        for req in (*BUNDLE_TOOLS, *POLYFILLS):
-            require_npm(req, self.name)
         self.entry(project, "the ES module the component runs")
         work = ctx.work_dir
         work.mkdir(parents=True, exist_ok=True)
         version = wit.command_world(work / "wit", self.name)
-        glue = work / "glue"
-        glue.mkdir()
-        for name in _GLUE:
-            text = (resources.files("wasmforge.languages.glue") / name).read_text("utf-8")
-            (glue / name).write_text(text.replace("WASI_VERSION", version), "utf-8")
-
+        glue_dir = write_glue(work / "glue", version)
         out = work / f"{project.name}.wasm"
         disable = [] if project.capabilities.network else ["http"]
-        # Reproducible snapshots: the component keeps the paths its start-up saw (the
-        # wrapper's, componentize-js's scratch folder's, the bundle's module names), so all of
-        # them lie under a folder whose path is named after the inputs; wizer's random bytes
-        # and clocks are fixed (repro.py). esbuild names modules relative to the project, or,
-        # when the npm packages are installed here (outside the project), relative to links
-        # to the project's entries next to them.
-        inputs = self._inputs_digest(project, disable)
-        with repro.stable_dir(f"js-{inputs[:16]}") as stage:
-            base = stage or work
-            node_paths = _npm_dependencies(project.root, base / "npm")
-            root = _mirror(project.root, base / "src") if node_paths else project.root
-            config = {
-                "root": str(root), "entry": str(root / ENTRY), "work": str(work),
-                "glue": str(glue), "wit": str(work / "wit"), "world": wit.WORLD,
-                "out": str(out), "stage": str(base),
-                "esbuild": (esbuild / "lib" / "main.js").as_uri(),
-                "componentizeJs": (componentize_js / "src" / "componentize.js").as_uri(),
-                "acorn": (npm_package_dir(BUNDLE_TOOLS[0]) / "dist" / "acorn.mjs").as_uri(),
-                "regexpu": (npm_package_dir(BUNDLE_TOOLS[1]) / "rewrite-pattern.js").as_uri(),
-                "nodePrefix": str(node_prefix()),
-                "nodePaths": node_paths, "preserveSymlinks": root != project.root,
-                "disableFeatures": disable,
-                "wizerEnv": repro.preload_env(inputs[:16]),
-            }
-            (work / "config.json").write_text(json.dumps(config, indent=1), "utf-8")
-            run_tool([node, glue / "js_build.mjs", work / "config.json"],
-                     what="JavaScript build", cwd=work)
+        bundle_and_componentize(project, BundleJob(
+            script=glue_dir / "js_build.mjs", kind=wit.WORLD, wit=work / "wit", world=wit.WORLD,
+            out=out, disable=disable, inputs=inputs_digest(self, project, disable)))
         return BuildOutput(out, "component")
 
-    def _inputs_digest(self, project: Project, disable: list[str]) -> str:
-        hasher = hashlib.sha256(json.dumps([self.toolchain_versions(), disable]).encode())
-        for path in self.source_files(project):
-            hasher.update(path.relative_to(project.root).as_posix().encode() + b"\0")
-            hasher.update(path.read_bytes() + b"\0")
-        return hasher.hexdigest()
+
+@dataclass(frozen=True)
+class BundleJob:
+    """One run of a js_build.mjs: the command's (glue/) or the http handler's (http/)."""
+
+    script: Path  # in the glue folder, next to js_bundle.mjs
+    kind: str  # "command" or "http": what the process shim may do
+    wit: Path
+    world: str
+    out: Path
+    disable: list[str]
+    inputs: str  # digest of everything the build reads
+
+
+def write_glue(dest: Path, version: str) -> Path:
+    """The glue files, for WASI `version`, in `dest` (the scripts import them from there)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in _GLUE:
+        text = (resources.files("wasmforge.languages.glue") / name).read_text("utf-8")
+        (dest / name).write_text(text.replace("WASI_VERSION", version), "utf-8")
+    return dest
+
+
+def inputs_digest(driver: LanguageDriver, project: Project, extra: list[str]) -> str:
+    """Digest of the toolchain, `extra` (what else shapes the build) and the sources."""
+    hasher = hashlib.sha256(json.dumps([driver.toolchain_versions(), extra]).encode())
+    for path in driver.source_files(project):
+        hasher.update(path.relative_to(project.root).as_posix().encode() + b"\0")
+        hasher.update(path.read_bytes() + b"\0")
+    return hasher.hexdigest()
+
+
+def bundle_and_componentize(project: Project, job: BundleJob) -> None:
+    """Run `job.script`, which bundles the project (glue/js_bundle.mjs) and makes the
+    component at `job.out`.
+
+    Reproducible snapshots: the component keeps the paths its start-up saw (the module's,
+    componentize-js's scratch folder's, the bundle's module names), so all of them lie under
+    a folder whose path is named after the inputs; wizer's random bytes and clocks are fixed
+    (repro.py). esbuild names modules relative to the project, or, when the npm packages are
+    installed here (outside the project), relative to links to the project's entries next
+    to them."""
+    node = require_binary("node", "javascript", _NODE_FIX)
+    componentize_js = require_npm(COMPONENTIZE_JS, "javascript")
+    esbuild = require_npm(ESBUILD, "javascript")
+    for req in (*BUNDLE_TOOLS, *POLYFILLS):
+        require_npm(req, "javascript")
+    work = job.out.parent
+    with repro.stable_dir(f"js-{job.inputs[:16]}") as stage:
+        base = stage or work
+        node_paths = _npm_dependencies(project.root, base / "npm")
+        root = _mirror(project.root, base / "src") if node_paths else project.root
+        config = {
+            "root": str(root), "entry": str(root / ENTRY), "work": str(work),
+            "glue": str(job.script.parent), "wit": str(job.wit), "world": job.world,
+            "kind": job.kind, "out": str(job.out), "stage": str(base),
+            "esbuild": (esbuild / "lib" / "main.js").as_uri(),
+            "componentizeJs": (componentize_js / "src" / "componentize.js").as_uri(),
+            "acorn": (npm_package_dir(BUNDLE_TOOLS[0]) / "dist" / "acorn.mjs").as_uri(),
+            "regexpu": (npm_package_dir(BUNDLE_TOOLS[1]) / "rewrite-pattern.js").as_uri(),
+            "nodePrefix": str(node_prefix()),
+            "nodePaths": node_paths, "preserveSymlinks": root != project.root,
+            "disableFeatures": job.disable,
+            "wizerEnv": repro.preload_env(job.inputs[:16]),
+        }
+        (work / "config.json").write_text(json.dumps(config, indent=1), "utf-8")
+        run_tool([node, job.script, work / "config.json"], what="JavaScript build", cwd=work)
 
 
 def _mirror(root: Path, folder: Path) -> Path:

@@ -1,9 +1,12 @@
 // The JavaScript handler the serve tests build: a small service with one route per
-// behaviour the tests check. Module state lives at the top level.
-import { getEnvironment } from "wasi:cli/environment@0.2.10";
+// behaviour the tests check. Module state lives at the top level, which runs at build time.
+import { createHash } from "node:crypto";
+import path from "path";
 import { getDirectories } from "wasi:filesystem/preopens@0.2.10";
 
 let requests = 0;
+// Read at build time: requests must still see their own environment (process.env).
+const buildTimeEnv = Object.keys(process.env).length;
 
 function text(body, status = 200) {
   return new Response(body + "\n", { status, headers: { "content-type": "text/plain" } });
@@ -16,9 +19,13 @@ async function handle(request) {
   switch (url.pathname) {
     case "/state":
       return text(String(requests));
-    case "/env": {
-      const found = getEnvironment().find(([name]) => name === query.get("name"));
-      return text(found ? found[1] : "(unset)");
+    case "/env":
+      return text(process.env[query.get("name")] ?? "(unset)");
+    case "/node": {
+      // Node's crypto and path, and a Unicode property escape (the engine has no ICU).
+      const words = (query.get("text") ?? "").match(/\p{L}+/gu) ?? [];
+      const digest = createHash("sha256").update(words.join(" ")).digest("hex");
+      return text(`${path.join("/srv", "a/../b", "c.txt")} ${words.join("|")} ${digest}`);
     }
     case "/dirs":
       return text(getDirectories().map(([, path]) => path).join(",") || "(none)");

@@ -1,5 +1,8 @@
 // wasmforge's Node-like `process` for a JavaScript component (injected by esbuild: the
-// user's free `process` refers to this). Built when the user's module runs, i.e. at run time.
+// user's free `process` refers to this). argv and env are read from WASI when first used,
+// at run time. A command's module runs inside wasi:cli/run, so always at run time; an HTTP
+// handler's top level runs at build time, under wizer, which allows no WASI calls: there
+// argv is ["wasm"] and env is empty until the build calls started() after the top level.
 import { getArguments, getEnvironment } from "wasi:cli/environment@WASI_VERSION";
 import { getStderr } from "wasi:cli/stderr@WASI_VERSION";
 import { getStdout } from "wasi:cli/stdout@WASI_VERSION";
@@ -24,9 +27,19 @@ class ExitRequest {
   }
 }
 
+let live = __wasmforgeWorld !== "http";
+let read = null; // { argv, env } once first used at run time
+function host() {
+  if (!live) return { argv: ["wasm"], env: {} };
+  read ??= { argv: ["wasm", ...getArguments()], env: Object.fromEntries(getEnvironment()) };
+  return read;
+}
+
 const proc = {
-  argv: ["wasm", ...getArguments()],
-  env: Object.fromEntries(getEnvironment()),
+  get argv() { return host().argv; },
+  set argv(value) { host().argv = value; },
+  get env() { return host().env; },
+  set env(value) { host().env = value; },
   exitCode: undefined,
   platform: "wasi",
   cwd: () => "/",
@@ -35,9 +48,13 @@ const proc = {
   stdout: { write: writer(getStdout) },
   stderr: { write: writer(getStderr) },
   exit(code) {
+    if (__wasmforgeWorld === "http") {
+      throw new Error("process.exit() ends a command, not an HTTP handler: return a " +
+                      "Response (e.g. with status 500) instead");
+    }
     throw new ExitRequest(code ?? proc.exitCode ?? 0);
   },
 };
-globalThis.__wasmforge = { process: proc, ExitRequest };
+globalThis.__wasmforge = { process: proc, ExitRequest, started: () => { live = true; } };
 
 export { proc as process };
