@@ -44,6 +44,7 @@ _SECCOMP_NR = 317
 
 
 HOST_GUARD = "WASMFORGE_HOST_LINKGUARD"  # set in a worker's environment by a guarded host
+_ANCESTOR_GUARD = "WASMFORGE_LINKGUARD_ABOVE"  # inherited by a guarded process's descendants
 
 
 class _Guard:
@@ -91,11 +92,21 @@ def install() -> str:
             return _GUARD.failure
         threading.Thread(target=_serve, args=(_GUARD.listener,), daemon=True,
                          name="wasmforge-linkguard").start()
+        # Descendants inherit the listener: a `wasmforge run` started below this process
+        # cannot start a guard of its own, so it must mark its workers for this one. (Not
+        # HOST_GUARD itself: bubblewrap would inherit that and be judged as a worker.)
+        os.environ[_ANCESTOR_GUARD] = "1"
         return ""
 
 
 def installed() -> bool:
     return _GUARD.listener >= 0
+
+
+def supervised() -> bool:
+    """Whether this process's guard, or an ancestor's (whose listener it inherited), sees
+    the symlinks of the workers it starts."""
+    return installed() or os.environ.get(_ANCESTOR_GUARD) == "1"
 
 
 def host_guards_us() -> bool:

@@ -121,7 +121,7 @@ class Worker:
                 [{"host": e.host, "port": e.port, "address": e.address} for e in shape.network])]
         from wasmforge.runtime import linkguard
 
-        if linkguard.installed():  # its listener is inherited: it supervises the worker too
+        if linkguard.supervised():  # its listener is inherited: it supervises the worker too
             extra += ["--setenv", linkguard.HOST_GUARD, "1"]
         argv = [BWRAP, *bwrap_args(shape, extra), "--seccomp", str(program),
                 sys.executable, "-I", "-S", "-c", _worker_boot(), *worker_args]
