@@ -114,9 +114,9 @@ def test_only_the_declared_mount_is_visible(server: Server) -> None:
     assert status == 403, body
 
 
+@pytest.mark.parametrize("server", [("javascript", tier) for tier in TIERS], indirect=True,
+                         ids=lambda p: f"{p[0]}-{p[1]}")
 def test_javascript_has_node_builtins_and_unicode_regexps(server: Server) -> None:
-    if server.language != "javascript":  # type: ignore[attr-defined]
-        pytest.skip("JavaScript's bundling")
     words = ["h\u00e9llo", "w\u00f6rld", "\u03b1\u03b2\u03b3"]
     status, body = server.get("/node?text=" + quote(", ".join(words) + " 42!"))
     digest = hashlib.sha256(" ".join(words).encode()).hexdigest()
