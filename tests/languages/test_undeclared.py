@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tier_support import require_tier
 
 from wasmforge.languages import get_driver
 from wasmforge.languages.tools import toolchains_dir
@@ -134,10 +135,7 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(params=TIERS)
 def tier(request: pytest.FixtureRequest) -> str:
-    state = status(request.param)
-    if not state.usable:
-        pytest.skip(f"isolation tier {request.param} is not usable here: {state.detail}")
-    return str(request.param)
+    return require_tier(str(request.param))
 
 
 def test_only_the_declared_mount_is_readable(built: Built, tier: str, tmp_path: Path) -> None:

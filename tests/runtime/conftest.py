@@ -25,6 +25,7 @@ from guest_fixtures import (  # noqa: F401  (fixtures of test_host_tools.py)
     monkeypatch_session,
     user_component,
 )
+from tier_support import require_tier  # noqa: F401 (tests import it from here)
 
 from wasmforge.image.model import ProvenanceInputs, WitSummary
 from wasmforge.project import Capabilities, Limits, Mount, Project
@@ -174,15 +175,6 @@ def make_image(home: Path, keys: Keys, tmp_path_factory: pytest.TempPathFactory)
         return out
 
     return make
-
-
-def require_tier(tier: str) -> None:
-    """Skip, with the tier's own reason, where this host cannot give `tier`."""
-    from wasmforge.runtime.tiers import status
-
-    state = status(tier)
-    if not state.usable:
-        pytest.skip(f"isolation tier {tier} is not usable here: {state.detail}")
 
 
 @pytest.fixture(params=["wasm", "process"])

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tier_support import require_tier
 
 from wasmforge.runtime.tiers import status
 
@@ -65,10 +66,7 @@ def _cli(home: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 
 @pytest.fixture(params=TIERS)
 def tier(request: pytest.FixtureRequest) -> str:
-    state = status(request.param)
-    if not state.usable:
-        pytest.skip(f"isolation tier {request.param} is not usable here: {state.detail}")
-    return str(request.param)
+    return require_tier(str(request.param))
 
 
 @dataclass(frozen=True)
@@ -154,8 +152,7 @@ def test_a_process_that_ran_a_guarded_wasm_run_still_guards_its_workers(
     """One process, two tiers (as `wasmforge bench` or a test session runs them): the wasm
     run's guard is inherited by the workers started afterwards, so they cannot start their
     own; the host's guard must then refuse their guests' links."""
-    if not status("process").usable:
-        pytest.skip(f"isolation tier process is not usable here: {status('process').detail}")
+    require_tier("process")
     code = (
         "import sys\n"
         "from wasmforge.runtime.run import RunRequest, run_image\n"
