@@ -73,9 +73,9 @@ def demo_hyperlight(languages: list[str], env: dict[str, str]) -> int:
     from wasmforge.toolchain.doctor import diagnose_hyperlight_build
 
     packaging = diagnose_hyperlight_build()
-    if not packaging["usable"]:  # the demo's set-up leaves it out: `setup.sh --tests` has it
-        console.print(f"[yellow]hypervisor tier not shown[/]: {packaging['problem']} "
-                      f"({packaging['remedy'] or 'see wasmforge doctor'})")
+    if not packaging.usable:  # the demo's set-up leaves it out: `setup.sh --tests` has it
+        console.print(f"[yellow]hypervisor tier not shown[/]: {packaging.problem} "
+                      f"({packaging.remedy or 'see wasmforge doctor'})")
         return 0
     sys.path.insert(0, str(OUT.parent / "tests" / "support"))
     import nested_kvm
