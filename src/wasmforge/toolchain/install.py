@@ -74,12 +74,15 @@ def _install_hyperlight_aot() -> str:
 
 
 def _install_serve() -> Iterator[str]:
-    """Build `wasmforge serve`'s host and wit-bindgen (C handlers) once (cargo; minutes)."""
+    """Build `wasmforge serve`'s host and wit-bindgen (C handlers, Go's bridges) once
+    (cargo; minutes), and install zig, which compiles both."""
     from wasmforge.languages.http.c import install_wit_bindgen
+    from wasmforge.languages.pins import ZIG
     from wasmforge.runtime.serve.host import install_host  # a build step, not a run
 
+    yield _install_pip(ZIG)
     for what, install in (("HTTP serving host", install_host),
-                          ("wit-bindgen (C HTTP handlers)", install_wit_bindgen)):
+                          ("wit-bindgen (C and Go HTTP handlers)", install_wit_bindgen)):
         try:
             yield f"✓ {what} at {install()}"
         except WasmforgeError as failure:

@@ -22,11 +22,12 @@ def versions() -> dict[str, str]:
     return {JCO.name: JCO.version, "wasi-preview1-reactor-adapter.sha256": REACTOR_SHA256}
 
 
-def componentize(core: Path, wit_dir: Path, out: Path, language: str) -> None:
-    """Embed the http world into `core`, then adapt it."""
+def componentize(core: Path, wit_dir: Path, out: Path, language: str,
+                 world: str = wit.WORLD) -> None:
+    """Embed `world` of `wit_dir` into `core`, then adapt it."""
     embedded = core.with_suffix(".embed.wasm")
-    run_tool([wasm_tools(), "component", "embed", str(wit_dir), "--world", wit.WORLD,
-              str(core), "-o", str(embedded)], what="embedding the http world (wasm-tools)")
+    run_tool([wasm_tools(), "component", "embed", str(wit_dir), "--world", world,
+              str(core), "-o", str(embedded)], what=f"embedding the {world} world (wasm-tools)")
     adapt(embedded, out, language)
 
 

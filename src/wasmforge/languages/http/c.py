@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from wasmforge.errors import BuildFailed, ToolchainMissing
@@ -35,19 +36,23 @@ def build(project: Project, ctx: BuildContext) -> BuildOutput:
     gen = work / "gen"
     run_tool([bindgen, "c", "--world", wit.WORLD, "--out-dir", gen, work / "wit"],
              what="wit-bindgen c", cwd=work)
-    env = python_with(require_pip(ZIG, "c"))
-    cache = toolchains_dir() / "zig-cache"
-    env.setdefault("ZIG_GLOBAL_CACHE_DIR", str(cache))
-    env.setdefault("ZIG_LOCAL_CACHE_DIR", str(cache))
     core = work / "core.wasm"
     relative = [str(p.relative_to(project.root)) for p in sources]
-    run_tool([sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi",
-              "-mexec-model=reactor", *compile_flags(project), f"-I{gen}", *relative,
-              str(gen / f"{wit.WORLD}.c"), str(gen / f"{wit.WORLD}_component_type.o"),
-              "-o", core], what="zig cc", cwd=project.root, env=env)
+    zig_cc([*compile_flags(project), f"-I{gen}", *relative, gen / f"{wit.WORLD}.c",
+            gen / f"{wit.WORLD}_component_type.o", "-o", core], cwd=project.root)
     out = work / f"{project.name}.wasm"
     adapter.adapt(core, out, "c")  # the linked object carries the component type
     return BuildOutput(out, "component")
+
+
+def zig_cc(args: Sequence[str | Path], *, cwd: Path, language: str = "c") -> None:
+    """The pinned zig's `cc` for a wasm32-wasip1 reactor."""
+    env = python_with(require_pip(ZIG, language))
+    cache = toolchains_dir() / "zig-cache"
+    env.setdefault("ZIG_GLOBAL_CACHE_DIR", str(cache))
+    env.setdefault("ZIG_LOCAL_CACHE_DIR", str(cache))
+    run_tool([sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi",
+              "-mexec-model=reactor", *args], what="zig cc", cwd=cwd, env=env)
 
 
 def wit_bindgen_path() -> Path:

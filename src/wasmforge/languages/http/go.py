@@ -1,39 +1,91 @@
-"""Go handlers: the module's main package written against the bindings wit-bindgen-go
-(go.bytecodealliance.org v0.7.0, with go.bytecodealliance.org/cm v0.3.0, both from the Go
-module proxy) generates for the http world, built by TinyGo for wasip2 (when `tinygo` is on
-PATH, as the command driver does). The pinned Go cannot build them (see MAINLINE_GO).
+"""Go handlers, written against net/http: the main package registers its handlers on
+http.DefaultServeMux in `init` (as with `http.HandleFunc`), and http.Get and friends reach
+what the manifest's network allows.
 
-The bindings are generated into `internal/` of a scratch copy of the project (the user's
-folder is never written), under the module's own path: `<module>/internal/wasi/http/types`.
+The pinned Go cannot lower wasi:http itself: its wasm pointers are 64-bit, and the bindings
+wit-bindgen-go generates assume 32-bit ones (Go rejects them: `go:wasmimport: unsupported
+parameter type *string`). So the build
+1. copies the project to a scratch folder and adds the package go_glue/wasmforgehttp.go as
+   `<module>/internal/wasmforgehttp`, imported by the main package; it exports `handle` and
+   replaces http.DefaultTransport (go_glue/go-http.wit);
+2. builds it with the pinned Go as a wasip1 reactor (`-buildmode=c-shared`, with the
+   command driver's runtime overlay and module flags) and wraps it with the reactor adapter;
+3. composes it (wasm-tools compose) between the two C bridges of go_bridge.py, into one
+   component that exports wasi:http/incoming-handler like any other language's.
+
+A project written against wit-bindgen-go's own bindings (it imports
+`<module>/internal/wasi/http/...`) is built by TinyGo instead, when `tinygo` is on PATH.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
 
+from wasmforge.commands import wasm_tools
 from wasmforge.errors import BuildFailed
 from wasmforge.languages.base import BuildContext, BuildOutput
-from wasmforge.languages.go import GO, _go_env
-from wasmforge.languages.http import adapter, wit
-from wasmforge.languages.tools import require_pip, run_tool, toolchains_dir
+from wasmforge.languages.go import _OVERLAY_REV, GO, _go_env, _module_flags, _runtime_overlay
+from wasmforge.languages.http import adapter, go_bridge
+from wasmforge.languages.http.c import WIT_BINDGEN
+from wasmforge.languages.pins import ZIG
+from wasmforge.languages.tools import require_pip, run_tool
 from wasmforge.project import Project
 
-# Why the pinned Go cannot build them (measured with Go 1.27.3): wit-bindgen-go lays strings
-# and lists out as the canonical ABI does, with 32-bit pointers, as TinyGo's wasm has; Go's
-# own wasm port has 64-bit pointers, and it rejects the generated imports outright.
-MAINLINE_GO = ("Go HTTP handlers need TinyGo: the bindings wit-bindgen-go v0.7.0 generates "
-               "assume 32-bit pointers, and Go 1.27's wasip1 port (64-bit pointers) rejects "
-               "them (go:wasmimport: unsupported parameter type *string)")
-BINDGEN_MODULE = "go.bytecodealliance.org"
-BINDGEN_VERSION = "v0.7.0"
+GLUE_PACKAGE = "internal/wasmforgehttp"
 _MODULE_RE = re.compile(r"^module\s+(\S+)\s*$", re.MULTILINE)
+_WIT_BINDINGS_RE = re.compile(r'"[^"]*/internal/wasi/http/')
+_IMPORT_FILE = "zz_wasmforge_http.go"
+OUTBOUND = "wasmforge:go-http/outbound@0.1.0"
+# How wasm-tools compose wires the three: the bridge-in root calls the Go module, which
+# calls bridge-out when it sends requests (Go's linker drops `send` when nothing does).
+_COMPOSE = """dependencies:
+  go-handler: go-handler.wasm
+  bridge-out: bridge-out.wasm
+instantiations:
+  root:
+    arguments:
+      wasmforge:go-http/handler@0.1.0: go-handler
+"""
+_COMPOSE_OUTBOUND = f"""  go-handler:
+    arguments:
+      {OUTBOUND}: bridge-out
+"""
 
 
 def build(project: Project, ctx: BuildContext) -> BuildOutput:
+    module = _module_path(project)
+    if _uses_wit_bindings(project):
+        from wasmforge.languages.http.go_tinygo import build as tinygo_build
+
+        return tinygo_build(project, ctx, module)
     go = require_pip(GO, "go") / "go" / "bin" / "go"
+    bridges = go_bridge.bridges()  # first: it names what is missing before Go runs
+    work = ctx.work_dir
+    source = _scratch_copy(project, work / "src", module)
+    env = _go_env()
+    env.update(GOOS="wasip1", GOARCH="wasm", GOFLAGS=_module_flags(source, work))
+    core = work / "go-handler.core.wasm"
+    run_tool([go, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false",
+              f"-overlay={_runtime_overlay(go.parent.parent)}", "-ldflags=-s -w", "-o",
+              core, "."], what="go build", cwd=source, env=env)
+    go_bridge.write_wit(work / "wit")
+    adapter.componentize(core, work / "wit", work / "go-handler.wasm", "go", world="guest")
+    for side, path in bridges.items():
+        shutil.copyfile(path, work / f"bridge-{side}.wasm")
+    handler_wit = run_tool([wasm_tools(), "component", "wit", work / "go-handler.wasm"],
+                           what="reading the Go handler's imports (wasm-tools)")
+    sends = f"import {OUTBOUND};" in handler_wit
+    (work / "compose.yml").write_text(_COMPOSE + (_COMPOSE_OUTBOUND if sends else ""))
+    out = work / f"{project.name}.wasm"
+    run_tool([wasm_tools(), "compose", "-c", "compose.yml", "bridge-in.wasm", "-o", out],
+             what="composing the Go handler with its wasi:http bridges (wasm-tools compose)",
+             cwd=work)
+    return BuildOutput(out, "component")
+
+
+def _module_path(project: Project) -> str:
     manifest = project.root / "go.mod"
     if not manifest.is_file():
         raise BuildFailed("go.mod is missing", where=str(project.root),
@@ -42,42 +94,29 @@ def build(project: Project, ctx: BuildContext) -> BuildOutput:
     if found is None:
         raise BuildFailed("go.mod names no module", where=str(manifest),
                           fix=f"start it with `module {project.name}`")
-    tinygo = shutil.which("tinygo")
-    if tinygo is None:
-        raise BuildFailed(MAINLINE_GO, where=str(project.root),
-                          fix="install TinyGo 0.34 or newer and put `tinygo` on PATH")
-    work = ctx.work_dir
-    work.mkdir(parents=True, exist_ok=True)
-    source = work / "src"
-    shutil.copytree(project.root, source, ignore=shutil.ignore_patterns("build", "internal"))
-    wit.proxy_world(work / "wit", "go")
-    run_tool([_bindgen(go), "generate", "--world", wit.WORLD, "--out", source / "internal",
-              "--package-root", f"{found[1]}/internal", work / "wit"],
-             what="wit-bindgen-go generate", cwd=work)
-    out = work / f"{project.name}.wasm"
-    env = {**_go_env(), "PATH": os.pathsep.join([str(go.parent), os.environ.get("PATH", "")])}
-    run_tool([tinygo, "build", "-target=wasip2", "--wit-package", work / "wit",
-              "--wit-world", wit.WORLD, "-o", out, "."], what="tinygo build", cwd=source,
-             env=env)
-    return BuildOutput(out, "component")
+    return found[1]
 
 
-def _bindgen(go: Path) -> Path:
-    """wit-bindgen-go, built once from the Go module proxy into the toolchains folder."""
-    folder = toolchains_dir() / "go-work" / f"wit-bindgen-go-{BINDGEN_VERSION}"
-    binary = folder / "wit-bindgen-go"
-    if binary.is_file():
-        return binary
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "go.mod").write_text(f"module wasmforge/bindgen\n\ngo 1.24\n\n"
-                                   f"require {BINDGEN_MODULE} {BINDGEN_VERSION}\n")
-    run_tool([go, "build", "-o", binary.with_suffix(".tmp"),
-              f"{BINDGEN_MODULE}/cmd/wit-bindgen-go"], what="building wit-bindgen-go",
-             cwd=folder, env=_go_env())
-    binary.with_suffix(".tmp").rename(binary)
-    return binary
+def _uses_wit_bindings(project: Project) -> bool:
+    return any(_WIT_BINDINGS_RE.search(path.read_text("utf-8", errors="replace"))
+               for path in project.root.glob("*.go"))
+
+
+def _scratch_copy(project: Project, dest: Path, module: str) -> Path:
+    """The project, plus the glue package and the file that imports it into main."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(project.root, dest, ignore=shutil.ignore_patterns("build", ".git"))
+    glue = dest / GLUE_PACKAGE
+    glue.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(go_bridge.GLUE / "wasmforgehttp.go", glue / "wasmforgehttp.go")
+    (dest / _IMPORT_FILE).write_text(
+        "// Added by wasmforge build: serves http.DefaultServeMux over wasi:http.\n"
+        f'package main\n\nimport _ "{module}/{GLUE_PACKAGE}"\n')
+    return dest
 
 
 def versions() -> dict[str, str]:
-    return {"wit-bindgen-go": BINDGEN_VERSION, **adapter.versions()}
-
+    return {"go": GO.version, "go-runtime-overlay": _OVERLAY_REV, "wit-bindgen-cli":
+            WIT_BINDGEN, ZIG.name: ZIG.version, "go-http-glue.sha256": go_bridge.glue_digest(),
+            **adapter.versions()}

@@ -30,6 +30,19 @@ def proxy_world(dest: Path, language: str, retarget: str | None = None,
     ships as an older 0.2.x release, for a tool that exports only that one (componentize-js
     0.23.0: 0.2.10, which jco 1.35 ships without wasi:http). WASI 0.2 releases only add
     `@since`-gated items, and jco's have none."""
+    version = wasi_deps(dest, language, retarget)
+    (dest / "world.wit").write_text(
+        f"package wasmforge:app;\n\nworld {WORLD} {{\n  include wasi:http/proxy@{version};\n"
+        # What wasi:http/proxy leaves out and a manifest can grant: the environment (--env)
+        # and, for a language whose runtime does not bring it (JavaScript), the mounts.
+        f"  import wasi:cli/environment@{version};\n"
+        + (f"  import wasi:filesystem/preopens@{version};\n" if preopens else "") + "}\n")
+    return version
+
+
+def wasi_deps(dest: Path, language: str, retarget: str | None = None) -> str:
+    """Write jco's WASI packages into `dest/deps` (relabelled as `retarget`, see
+    proxy_world); returns the version written."""
     newest, source = wasi_folder(language)
     version = retarget or newest
     deps = dest / "deps"
@@ -42,10 +55,4 @@ def proxy_world(dest: Path, language: str, retarget: str | None = None,
                                        f"for WASI {retarget}", fix=install_remedy(language))
             (deps / f"{package.name}.wit").write_text(
                 text.replace(f"@{newest}", f"@{version}"), "utf-8")
-    (dest / "world.wit").write_text(
-        f"package wasmforge:app;\n\nworld {WORLD} {{\n  include wasi:http/proxy@{version};\n"
-        # What wasi:http/proxy leaves out and a manifest can grant: the environment (--env)
-        # and, for a language whose runtime does not bring it (JavaScript), the mounts.
-        f"  import wasi:cli/environment@{version};\n"
-        + (f"  import wasi:filesystem/preopens@{version};\n" if preopens else "") + "}\n")
     return version
