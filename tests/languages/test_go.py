@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from conftest import GuestRunner
 
+from wasmforge.commands import run_command, wasm_tools
 from wasmforge.errors import BuildFailed
 from wasmforge.languages.base import BuildContext
 from wasmforge.languages.go import driver
 from wasmforge.project import load_project
+from wasmforge.templates import scaffold
 from wasmforge.toolchain.build import BuildResult, build_project
 
 pytestmark = pytest.mark.slow
@@ -73,3 +75,96 @@ def test_tinygo_emits_a_component_directly(new_project: Callable[..., Path], tmp
     output = driver.build(load_project(root), BuildContext(tmp_path / "work"))
     assert output.kind == "component"
     assert guest_runner(output.path, ["Tiny"]).stdout == "Hello, Tiny!\n"
+
+
+# ------------------------------------------------------------------ world = "http" (net/http)
+
+FETCH_MAIN = """\
+package main
+
+import (
+	"fmt"
+	"net/http"
+)
+
+func init() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get("http://localhost:9/")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		fmt.Fprintln(w, resp.Status)
+	})
+}
+
+func main() {}
+"""
+
+
+def _handler(parent: Path, name: str, files: dict[str, str]) -> Path:
+    root = parent / name
+    scaffold(name, "go", root, world="http")
+    for rel, text in files.items():
+        (root / rel).write_text(text)
+    if "http.Get" in files.get("main.go", ""):
+        manifest = root / "wasmforge.toml"
+        manifest.write_text(manifest.read_text().replace(
+            "network = []", 'network = ["http://localhost:9"]'))
+    return root
+
+
+def _http_ready() -> None:
+    from wasmforge.languages.http.c import wit_bindgen_path
+
+    if not driver.status().usable or not wit_bindgen_path().is_file():
+        pytest.skip("Go and wit-bindgen (`wasmforge toolchain install go serve`) are needed")
+
+
+def _world(component: Path) -> str:
+    return run_command([wasm_tools(), "component", "wit", component], what="wasm-tools")
+
+
+def test_http_handler_is_a_proxy_component_that_imports_outbound_http_only_if_it_sends(
+        lang_home: Path, tmp_path: Path) -> None:
+    _http_ready()
+    hello = build_project(_handler(tmp_path, "gohello", {}))
+    sender = build_project(_handler(tmp_path, "gofetch", {"main.go": FETCH_MAIN}))
+    for built in (hello, sender):
+        assert "export wasi:http/incoming-handler@" in _world(built.component)
+    # Go's linker drops `send` when nothing calls http.Get & co; the bridge goes with it.
+    assert "wasi:http/outgoing-handler" not in _world(hello.component)
+    assert "import wasi:http/outgoing-handler@" in _world(sender.component)
+    assert "wasmforge:go-http" not in _world(sender.component)  # composed inside
+
+
+def test_http_handler_builds_are_identical_in_different_folders(
+        lang_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _http_ready()
+    first = build_project(_handler(tmp_path / "a", "gosvc", {"main.go": FETCH_MAIN}))
+    monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / "other-home"))  # no cache to hit
+    again = build_project(_handler(tmp_path / "b" / "deeper", "gosvc", {"main.go": FETCH_MAIN}))
+    assert not again.cached
+    assert again.component.read_bytes() == first.component.read_bytes()
+
+
+def test_http_handler_that_does_not_compile_names_the_line(lang_home: Path,
+                                                          tmp_path: Path) -> None:
+    _http_ready()
+    root = _handler(tmp_path, "gobroken", {"main.go": FETCH_MAIN.replace(
+        "fmt.Fprintln(w, resp.Status)", "fmt.Fprintln(w, resp.Missing)")})
+    with pytest.raises(BuildFailed, match=r"main\.go:15:.*Missing"):
+        build_project(root)
+    assert not (root / "build").exists() or not any((root / "build").iterdir())
+
+
+def test_http_handler_on_wit_bindgen_go_bindings_says_it_needs_tinygo(
+        lang_home: Path, tmp_path: Path) -> None:
+    if shutil.which("tinygo"):
+        pytest.skip("TinyGo is on PATH here: the bindings route builds")
+    root = _handler(tmp_path, "gobind", {"main.go": 'package main\n\nimport (\n\t"gobind/'
+                                         'internal/wasi/http/types"\n)\n\nvar _ types.Fields\n'
+                                         "\nfunc main() {}\n"})
+    with pytest.raises(BuildFailed, match="TinyGo") as failure:
+        build_project(root)
+    assert "net/http" in str(failure.value.fix)
