@@ -1,10 +1,11 @@
 """The main job, as a user would do it: for every language with a toolchain here,
 `wasmforge new` -> `wasmforge build --sign-key` -> `wasmforge run --trust`, then a table.
-Then the hypervisor tier, where `build --hyperlight` can package here (`setup.sh --tests`
-installs what it needs; the demo's own set-up does not): each hello built again with
-`--hyperlight` and run with `--isolation hypervisor` in Hyperlight VMs, on this host where
-its KVM runs them, else in tests/support/nested_kvm.py's VM (a KVM nested in emulation: its times
-are emulation's).
+Then the same languages as HTTP handlers, served with a fresh instance per request
+(demo_serve.py), where the serving host is built. Then the hypervisor tier, where
+`build --hyperlight` can package here (`setup.sh --tests` installs what it needs; the demo's
+own set-up does not): each hello built again with `--hyperlight` and run with `--isolation
+hypervisor` in Hyperlight VMs, on this host where its KVM runs them, else in
+tests/support/nested_kvm.py's VM (a KVM nested in emulation: its times are emulation's).
 
 Runs the real CLI in subprocesses. Keys, trust store and build cache live in a fresh
 WASMFORGE_HOME under ./demo-out (the installed toolchains are shared), so the demo
@@ -21,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from demo_serve import demo_serve
 from rich.console import Console
 from rich.table import Table
 
@@ -63,6 +65,7 @@ def main() -> int:
         console.print(f"{language}: {row[1]}")
     console.print(table)
     built = [language for language in LANGUAGES if (OUT / f"hello-{language}" / "build").is_dir()]
+    failures += demo_serve(built, OUT, env, wasmforge, console)
     failures += demo_hyperlight(built, env)
     return 1 if failures else 0
 
