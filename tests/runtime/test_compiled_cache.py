@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import MakeImage
 
-from wasmforge import userkey
+from wasmforge import codecache, userkey
 from wasmforge.image.model import PRECOMPILED_MEDIA_TYPE, Layer
-from wasmforge.runtime import codecache, engine, instance
+from wasmforge.runtime import engine, instance
 from wasmforge.runtime.run import RunRequest, component_digest, run_image
 from wasmforge.toolchain import precompile
 

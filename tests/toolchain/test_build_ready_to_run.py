@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from wasmforge import codecache
 from wasmforge.languages.tools import toolchains_dir
-from wasmforge.runtime import codecache
 from wasmforge.templates import scaffold
 from wasmforge.toolchain.build import build_project
 

@@ -4,7 +4,7 @@ Compiled components come, in order, from this process's memory, from the local c
 `$WASMFORGE_HOME/cache/compiled/<component digest>-<engine key>.cwasm` (which `build` fills),
 or from a signed image's precompiled layer when its engine fingerprint is ours; only a miss
 on all three compiles (once) and fills the cache. Cached code is native code: it is loaded
-only when its seal proves this user's wasmforge wrote it (runtime/codecache.py), from the
+only when its seal proves this user's wasmforge wrote it (codecache.py), from the
 very bytes that were checked; anything else is discarded and compiled again. A process-tier
 worker, which cannot read the key, loads only bytes that hash to what its host checked
 (`expect_code`). The engine keeps `memory_init_cow` on, so a guest's initial memory is
@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 import wasmtime
 from wasmtime.component import Component
 
-from wasmforge.runtime import codecache
-from wasmforge.runtime.codecache import (
+from wasmforge import codecache
+from wasmforge.codecache import (
     ENGINE_ANNOTATION,
     compiled_path,
     engine_config,

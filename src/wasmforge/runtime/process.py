@@ -18,9 +18,9 @@ import threading
 import time
 from dataclasses import replace
 
+from wasmforge.codecache import compiled_path, verified_sha256
 from wasmforge.runtime import policy, seccomp
 from wasmforge.runtime.backend import Backend, Invocation, RunOutcome, TierName, TierStatus
-from wasmforge.runtime.codecache import compiled_path, verified_sha256
 from wasmforge.runtime.network import plan, sockets_notice
 from wasmforge.runtime.sandbox import (
     BWRAP,

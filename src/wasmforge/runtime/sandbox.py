@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import wasmforge
+from wasmforge.codecache import ensure_cache, wasmtime_folder
 from wasmforge.runtime import seccomp
 from wasmforge.runtime.backend import Invocation, RunOutcome
-from wasmforge.runtime.codecache import ensure_cache, wasmtime_folder
 from wasmforge.runtime.host_tools import Dispatch, dispatcher
 from wasmforge.runtime.network import NSSWITCH, Connector, Endpoint, hosts_file
 from wasmforge.runtime.worker import MAX_MESSAGE, TOOL_CALL, tool_reply

@@ -24,7 +24,7 @@ class WasmBackend(Backend):
         try:
             import wasmtime  # noqa: F401
 
-            from wasmforge.runtime.codecache import wasmtime_version  # no importlib.metadata
+            from wasmforge.codecache import wasmtime_version  # no importlib.metadata
         except ImportError as err:
             return TierStatus(False, f"wasmtime-py cannot be imported ({err}); "
                               "reinstall wasmforge with `pip install .`")

@@ -1,7 +1,7 @@
 """Compiled code made at build time, so that the first `run` compiles nothing.
 
 Every build leaves the component's compiled code in the local compiled-code cache, under
-the key and with the seal that `run` looks up (runtime/codecache.py, which imports no
+the key and with the seal that `run` looks up (codecache.py, which imports no
 wasmtime), compiled with the runtime's own engine settings (`engine_config`).
 `[build] precompile = true` also ships that code in the image as a layer, for other
 machines: the runtime uses it when the layer's engine fingerprint equals its own, and only
@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 
-from wasmforge.errors import BuildFailed
-from wasmforge.image.model import PRECOMPILED_MEDIA_TYPE, Layer
-from wasmforge.runtime.codecache import (
+from wasmforge.codecache import (
     ENGINE_ANNOTATION,
     compiled_path,
     engine_config,
@@ -24,6 +22,8 @@ from wasmforge.runtime.codecache import (
     store,
     wasmtime_version,
 )
+from wasmforge.errors import BuildFailed
+from wasmforge.image.model import PRECOMPILED_MEDIA_TYPE, Layer
 
 WASMTIME_ANNOTATION = "dev.wasmforge.wasmtime.version"
 
