@@ -62,7 +62,7 @@ def wit_bindgen_path() -> Path:
 def wit_bindgen() -> Path:
     path = wit_bindgen_path()
     if not path.is_file():
-        raise ToolchainMissing(f"wit-bindgen {WIT_BINDGEN} (for C HTTP handlers) is not "
+        raise ToolchainMissing(f"wit-bindgen {WIT_BINDGEN} (for C and Go HTTP handlers) is not "
                                f"installed (expected {path})",
                                fix="run `wasmforge toolchain install serve` (cargo; minutes)")
     return path
