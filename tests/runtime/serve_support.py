@@ -108,6 +108,16 @@ class Server:
         finally:
             conn.close()
 
+    def logged(self, start: int, prefix: str, count: int) -> list[str]:
+        """The first `count` log lines from line `start` on that begin with `prefix`; a line
+        follows its handler's end, so this waits for them (10 s at most)."""
+        deadline = time.monotonic() + 10
+        while True:
+            found = [line for line in self.lines[start:] if line.startswith(prefix)]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found[:count]
+            time.sleep(0.05)
+
     def descendants(self) -> set[int]:
         return descendants(self.proc.pid)
 

@@ -131,7 +131,18 @@ def test_javascript_has_node_builtins_and_unicode_regexps(server: Server) -> Non
     assert (status, body) == (200, f"/srv/b/c.txt {'|'.join(words)} {digest}\n")
 
 
+@pytest.mark.parametrize("server", [("c", tier) for tier in TIERS], indirect=True,
+                         ids=lambda p: f"{p[0]}-{p[1]}")
+def test_a_handler_failing_after_its_answer_is_logged(server: Server) -> None:
+    logged = len(server.lines)
+    assert server.get("/crash-after-answer") == (200, "Hello from C at /crash-after-answer\n")
+    lines = server.logged(logged, "GET /crash-after-answer ", 1)
+    assert lines and "(after answering: the handler trapped" in lines[0], lines
+    assert server.get("/state") == (200, "1\n")
+
+
 def test_outbound_http_follows_the_allow_list(server: Server, upstream: Upstream) -> None:
+    logged = len(server.lines)
     status, body = server.get(f"/fetch?url=http://localhost:{upstream.port}/")
     assert (status, body) == (200, "upstream 200: pong from upstream\n")
     other = Upstream()
@@ -140,6 +151,9 @@ def test_outbound_http_follows_the_allow_list(server: Server, upstream: Upstream
     finally:
         other.close()
     assert status == 502 and "denied" in body, body
+    # Each line follows its handler's end: neither handler failed after answering.
+    fetches = server.logged(logged, "GET /fetch ", 2)
+    assert [line.split(" ms")[1] for line in fetches] == ["", ""], fetches
 
 
 @pytest.mark.parametrize("path", ["/spin", "/alloc"])
@@ -156,12 +170,11 @@ def test_two_thousand_requests_at_concurrency_8(server: Server) -> None:
 
 
 def test_requests_are_logged(server: Server) -> None:
+    logged = len(server.lines)
     server.get("/logged-path")
-    deadline = time.monotonic() + 10  # the line follows the answer
-    while time.monotonic() < deadline and not any(
-            "GET /logged-path 200" in line and " ms" in line for line in server.lines):
-        time.sleep(0.05)
-    assert any("GET /logged-path 200" in line and " ms" in line for line in server.lines)
+    lines = server.logged(logged, "GET /logged-path ", 1)
+    assert len(lines) == 1 and lines[0].startswith("GET /logged-path 200 "), lines
+    assert lines[0].endswith(" ms"), lines  # and no failure after answering
 
 
 @pytest.mark.parametrize("tier", TIERS)

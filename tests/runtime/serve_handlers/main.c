@@ -273,4 +273,5 @@ void exports_wasi_http_incoming_handler_handle(
     static struct answer answer;
     route(&answer, target, query ? query : "");
     respond(response_out, &answer);
+    if (strcmp(target, "/crash-after-answer") == 0) abort(); // the client has its answer
 }
