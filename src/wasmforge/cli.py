@@ -179,10 +179,14 @@ def doctor(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     from dataclasses import asdict
 
     from wasmforge.runtime.tiers import tier_report
-    from wasmforge.toolchain.doctor import diagnose_hyperlight_build, diagnose_languages
+    from wasmforge.toolchain.doctor import (
+        diagnose_hyperlight_build,
+        diagnose_languages,
+        diagnose_serve_host,
+    )
 
     languages, tier_rows = diagnose_languages(), tier_report()
-    packaging = [diagnose_hyperlight_build()]
+    packaging = [diagnose_hyperlight_build(), diagnose_serve_host()]
     if json_out:
         _print_json({"languages": [row.to_json("language") for row in languages],
                      "tiers": [asdict(row) for row in tier_rows],

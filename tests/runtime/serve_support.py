@@ -19,8 +19,26 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 HANDLERS = HERE / "serve_handlers"
-# The test handler of each language, replacing the scaffold's hello (None: the hello).
-TEST_HANDLERS = {"javascript": ("main.js", "main.js"), "python": ("app.py", "app.py")}
+
+
+@dataclass(frozen=True)
+class HandlerSource:
+    """A language's test handler: serve_handlers/`source`, written over the scaffold's
+    `target`. `reads_files` is False where the runtime has no file API (StarlingMonkey): the
+    handler then answers /dirs with its preopened directories instead of /file and /write."""
+
+    source: str
+    target: str
+    reads_files: bool = True
+
+
+# The test handler of each language; a language without one serves the scaffold's hello.
+TEST_HANDLERS = {
+    "c": HandlerSource("main.c", "main.c"),
+    "rust": HandlerSource("lib.rs", "src/lib.rs"),
+    "javascript": HandlerSource("main.js", "main.js", reads_files=False),
+    "python": HandlerSource("app.py", "app.py"),
+}
 LANGUAGE_NAMES = {"c": "C", "go": "Go", "rust": "Rust", "python": "Python",
                   "javascript": "JavaScript"}
 _READY = re.compile(r"serving http://([0-9.]+):(\d+)/")
@@ -58,14 +76,16 @@ timeout = "3s"
 """
 
 
-def build_handler(root: Path, language: str, key: Path, upstream_port: int) -> Path:
-    name = f"svc-{language}"
+def build_handler(root: Path, language: str, key: Path, upstream_port: int,
+                  scaffold: bool = False) -> Path:
+    """The signed image of `language`'s test handler, or of the scaffold's own hello."""
+    name = f"{'hello' if scaffold else 'svc'}-{language}"
     made = cli("new", name, "--lang", language, "--world", "http", "--dir", str(root / name))
     assert made.returncode == 0, made.stderr
     project = root / name
-    if language in TEST_HANDLERS:
-        source, target = TEST_HANDLERS[language]
-        (project / target).write_text((HANDLERS / source).read_text())
+    handler = None if scaffold else TEST_HANDLERS.get(language)
+    if handler is not None:
+        (project / handler.target).write_text((HANDLERS / handler.source).read_text())
     (project / "wasmforge.toml").write_text(manifest(name, language, upstream_port))
     built = cli("build", str(project), "--sign-key", str(key))
     assert built.returncode == 0, built.stderr
@@ -87,6 +107,16 @@ class Server:
             return answer.status, answer.read().decode()
         finally:
             conn.close()
+
+    def logged(self, start: int, prefix: str, count: int) -> list[str]:
+        """The first `count` log lines from line `start` on that begin with `prefix`; a line
+        follows its handler's end, so this waits for them (10 s at most)."""
+        deadline = time.monotonic() + 10
+        while True:
+            found = [line for line in self.lines[start:] if line.startswith(prefix)]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found[:count]
+            time.sleep(0.05)
 
     def descendants(self) -> set[int]:
         return descendants(self.proc.pid)

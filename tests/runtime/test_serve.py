@@ -20,6 +20,7 @@ import pytest
 from tests.runtime.conftest import Keys, MakeImage, require_tier
 from tests.runtime.serve_support import (
     LANGUAGE_NAMES,
+    TEST_HANDLERS,
     Server,
     Upstream,
     build_handler,
@@ -29,9 +30,10 @@ from tests.runtime.serve_support import (
     wait_gone,
 )
 
-LANGUAGES = ("javascript", "python")
+# The languages whose test handler (serve_support.TEST_HANDLERS) runs every case below.
+LANGUAGES = ("c", "rust", "javascript", "python")
 TIERS = ("wasm", "process")
-BuildImage = Callable[[str], Path]
+BuildImage = Callable[..., Path]  # (language, scaffold=False) -> a signed image
 
 
 @pytest.fixture(scope="session")
@@ -44,18 +46,21 @@ def upstream() -> Iterator[Upstream]:
 @pytest.fixture(scope="session")
 def http_image(keys: Keys, upstream: Upstream,
                tmp_path_factory: pytest.TempPathFactory) -> BuildImage:
-    built: dict[str, Path | str] = {}
+    built: dict[tuple[str, bool], Path | str] = {}
     root = tmp_path_factory.mktemp("handlers")
 
-    def build(language: str) -> Path:
-        if language not in built:
+    def build(language: str, scaffold: bool = False) -> Path:
+        key = (language, scaffold)
+        if key not in built:
             try:
-                built[language] = build_handler(root, language, keys.trusted, upstream.port)
+                built[key] = build_handler(root, language, keys.trusted, upstream.port,
+                                           scaffold=scaffold)
             except AssertionError as failed:  # reported once, by every test that needs it
-                built[language] = str(failed)
-        found = built[language]
+                built[key] = str(failed)
+        found = built[key]
         if isinstance(found, str):
-            pytest.fail(f"building the {language} handler failed: {found}")
+            what = "scaffold" if scaffold else "handler"
+            pytest.fail(f"building the {language} {what} failed: {found}")
         return found
 
     return build
@@ -73,6 +78,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(request: pytest.FixtureRequest, http_image: BuildImage,
            data_dir: Path) -> Iterator[Server]:
     language, tier = request.param
+    why = _missing_prerequisite(language)
+    if why:
+        pytest.skip(why)
     require_tier(tier)
     image = http_image(language)
     running = start_server(image, "--isolation", tier, "--env", "GREETING=howdy",
@@ -104,7 +112,7 @@ def test_only_granted_env_is_visible(server: Server) -> None:
 
 
 def test_only_the_declared_mount_is_visible(server: Server) -> None:
-    if server.language == "javascript":  # type: ignore[attr-defined]
+    if not TEST_HANDLERS[server.language].reads_files:  # type: ignore[attr-defined]
         assert server.get("/dirs") == (200, "/data\n")
         return
     assert server.get("/file?path=/data/note.txt") == (200, "a note for the handler\n")
@@ -123,7 +131,18 @@ def test_javascript_has_node_builtins_and_unicode_regexps(server: Server) -> Non
     assert (status, body) == (200, f"/srv/b/c.txt {'|'.join(words)} {digest}\n")
 
 
+@pytest.mark.parametrize("server", [("c", tier) for tier in TIERS], indirect=True,
+                         ids=lambda p: f"{p[0]}-{p[1]}")
+def test_a_handler_failing_after_its_answer_is_logged(server: Server) -> None:
+    logged = len(server.lines)
+    assert server.get("/crash-after-answer") == (200, "Hello from C at /crash-after-answer\n")
+    lines = server.logged(logged, "GET /crash-after-answer ", 1)
+    assert lines and "(after answering: the handler trapped" in lines[0], lines
+    assert server.get("/state") == (200, "1\n")
+
+
 def test_outbound_http_follows_the_allow_list(server: Server, upstream: Upstream) -> None:
+    logged = len(server.lines)
     status, body = server.get(f"/fetch?url=http://localhost:{upstream.port}/")
     assert (status, body) == (200, "upstream 200: pong from upstream\n")
     other = Upstream()
@@ -132,6 +151,9 @@ def test_outbound_http_follows_the_allow_list(server: Server, upstream: Upstream
     finally:
         other.close()
     assert status == 502 and "denied" in body, body
+    # Each line follows its handler's end: neither handler failed after answering.
+    fetches = server.logged(logged, "GET /fetch ", 2)
+    assert [line.split(" ms")[1] for line in fetches] == ["", ""], fetches
 
 
 @pytest.mark.parametrize("path", ["/spin", "/alloc"])
@@ -148,12 +170,11 @@ def test_two_thousand_requests_at_concurrency_8(server: Server) -> None:
 
 
 def test_requests_are_logged(server: Server) -> None:
+    logged = len(server.lines)
     server.get("/logged-path")
-    deadline = time.monotonic() + 10  # the line follows the answer
-    while time.monotonic() < deadline and not any(
-            "GET /logged-path 200" in line and " ms" in line for line in server.lines):
-        time.sleep(0.05)
-    assert any("GET /logged-path 200" in line and " ms" in line for line in server.lines)
+    lines = server.logged(logged, "GET /logged-path ", 1)
+    assert len(lines) == 1 and lines[0].startswith("GET /logged-path 200 "), lines
+    assert lines[0].endswith(" ms"), lines  # and no failure after answering
 
 
 @pytest.mark.parametrize("tier", TIERS)
@@ -220,7 +241,7 @@ def test_undeclared_env_is_refused_before_serving(http_image: BuildImage) -> Non
 
 
 
-# ------------------------------------------------------------------ the other languages' hellos
+# ------------------------------------------------------------------ the scaffolds' own hellos
 
 HELLO_LANGUAGES = ("c", "rust", "go")
 
@@ -253,7 +274,7 @@ def hello_server(request: pytest.FixtureRequest, http_image: BuildImage) -> Iter
     if why:
         pytest.skip(why)
     require_tier(tier)
-    running = start_server(http_image(language), "--isolation", tier)
+    running = start_server(http_image(language, scaffold=True), "--isolation", tier)
     running.language = language  # type: ignore[attr-defined]
     yield running
     running.stop()

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from wasmforge.guest import hyperlight as guest
 from wasmforge.languages import get_driver
+from wasmforge.languages.http.c import wit_bindgen_path
 from wasmforge.project import LANGUAGES
 from wasmforge.runtime.probe import probe_hypervisor
+from wasmforge.runtime.serve import host
 
 
 def doctor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -38,8 +40,8 @@ def test_doctor_json_covers_languages_tiers_and_packaging() -> None:
     hypervisor = report["tiers"][0]
     probed = probe_hypervisor()
     assert (hypervisor["usable"], hypervisor["detail"]) == (probed.usable, probed.detail)
-    [packaging] = report["packaging"]
-    assert packaging["what"] == "build --hyperlight"
+    assert [row["what"] for row in report["packaging"]] == ["build --hyperlight", "serve"]
+    packaging = report["packaging"][0]
     if guest.backend_guest() is None:
         assert not packaging["usable"] and "pip install" in packaging["remedy"]
 
@@ -49,11 +51,27 @@ def test_a_missing_precompiler_is_named_with_its_remedy(tmp_path: Path) -> None:
     if backend is None:
         return  # covered above: the backend itself is the missing part
     done = doctor("--json", env={"WASMFORGE_TOOLCHAINS": str(tmp_path)})
-    [packaging] = json.loads(done.stdout)["packaging"]
+    packaging = json.loads(done.stdout)["packaging"][0]
     assert packaging["usable"] is False
     assert packaging["versions"]["guest wasmtime"] == backend.wasmtime
     assert f"precompiler for wasmtime {backend.wasmtime}" in packaging["problem"]
     assert "wasmforge toolchain install hyperlight" in packaging["remedy"]
+
+
+def test_the_serve_row_says_whether_the_serving_host_is_built(tmp_path: Path) -> None:
+    serve = {row["what"]: row for row in json.loads(doctor("--json").stdout)["packaging"]}
+    row = serve["serve"]
+    assert row["usable"] == (host.built_host() is not None and wit_bindgen_path().is_file())
+    assert row["versions"]["wasmtime"] == host.WASMTIME
+    if host.built_host() is not None:
+        assert row["versions"]["host"] == host.host_revision()
+
+    done = doctor("--json", env={"WASMFORGE_TOOLCHAINS": str(tmp_path / "empty")})
+    assert done.returncode == 0, done.stderr
+    missing = {row["what"]: row for row in json.loads(done.stdout)["packaging"]}["serve"]
+    assert missing["usable"] is False and "host" not in missing["versions"]
+    assert "HTTP serving host" in missing["problem"] and "wit-bindgen" in missing["problem"]
+    assert "wasmforge toolchain install serve" in missing["remedy"]
 
 
 def test_doctor_prints_three_tables() -> None:

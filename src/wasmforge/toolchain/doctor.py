@@ -70,3 +70,27 @@ def diagnose_hyperlight_build() -> ToolchainRow:
         return row(False, versions, f"{JCO.spec} (the WASI WIT the executor is built "
                    "against) is not installed", "run `wasmforge toolchain install c`")
     return row(True, versions)
+
+
+def diagnose_serve_host() -> ToolchainRow:
+    """Can `wasmforge serve` start here without a build first: its Rust host for this
+    wasmforge's host sources, and wit-bindgen, which C HTTP handlers are built with (both
+    come from `wasmforge toolchain install serve`)."""
+    from wasmforge.languages.http.c import WIT_BINDGEN, wit_bindgen_path
+    from wasmforge.runtime.serve import host
+
+    versions = {"wasmtime": host.WASMTIME}
+    missing = []
+    if host.built_host() is None:
+        missing.append(f"the HTTP serving host (revision {host.host_revision()}) is not built")
+    else:
+        versions["host"] = host.host_revision()
+    if wit_bindgen_path().is_file():
+        versions["wit-bindgen"] = WIT_BINDGEN
+    else:
+        missing.append(f"wit-bindgen {WIT_BINDGEN} (C HTTP handlers) is not built")
+    if not missing:
+        return ToolchainRow("serve", True, versions)
+    return ToolchainRow("serve", False, versions, "; ".join(missing),
+                        "run `wasmforge toolchain install serve` (cargo with Rust >= 1.85; "
+                        "minutes)")

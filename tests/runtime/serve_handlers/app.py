@@ -26,24 +26,24 @@ def fetch(url: str) -> tuple[int, str]:
     request.set_scheme(Scheme_Http())
     request.set_authority(parts.netloc)
     request.set_path_with_query(parts.path or "/")
-    body = request.body()
-    future = outgoing_handler.handle(request, None)
-    OutgoingBody.finish(body, None)
-    with future.subscribe() as ready:
-        ready.block()
-    outcome = future.get()
-    if outcome is None or isinstance(outcome.value, Err):
-        raise RuntimeError(f"no response: {outcome}")
-    chunks = []
-    # A resource is dropped before its parent: stream, then body, then response.
-    with outcome.value.value as response, response.consume() as incoming, \
-            incoming.stream() as stream:
-        status = response.status()
-        while True:
-            try:
-                chunks.append(stream.blocking_read(65536))
-            except Err:
-                break
+    # A GET sends no body: its body is never taken, so nothing is left unfinished when the
+    # host refuses the request (handle raises) before a body could be finished.
+    with outgoing_handler.handle(request, None) as future:
+        with future.subscribe() as ready:
+            ready.block()
+        outcome = future.get()
+        if outcome is None or isinstance(outcome.value, Err):
+            raise RuntimeError(f"no response: {outcome}")
+        chunks = []
+        # A resource is dropped before its parent: stream, then body, then response.
+        with outcome.value.value as response, response.consume() as incoming, \
+                incoming.stream() as stream:
+            status = response.status()
+            while True:
+                try:
+                    chunks.append(stream.blocking_read(65536))
+                except Err:
+                    break
     return status, b"".join(chunks).decode()
 
 

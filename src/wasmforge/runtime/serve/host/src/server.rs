@@ -35,7 +35,7 @@ struct Server {
     plan: Plan,
     pre: ProxyPre<State>,
     allow: Arc<AllowList>,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     inflight: AtomicUsize,
     timeout: Duration,
 }
@@ -51,7 +51,7 @@ pub fn serve(path: &str) -> Result<()> {
         let listener = listener(&plan)?;
         let server = Arc::new(Server {
             allow: Arc::new(AllowList::new(&plan.network)),
-            permits: Semaphore::new(plan.max_concurrency),
+            permits: Arc::new(Semaphore::new(plan.max_concurrency)),
             inflight: AtomicUsize::new(0),
             timeout: Duration::from_millis(plan.timeout_ms),
             plan,
@@ -123,32 +123,56 @@ async fn drain(server: &Arc<Server>) {
     event(&serde_json::json!({"drained": server.inflight.load(Ordering::SeqCst) == 0}));
 }
 
+type HandlerTask = tokio::task::JoinHandle<Result<(), Failure>>;
+
 impl Server {
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
         let started = Instant::now();
-        let method = req.method().to_string();
-        let path = req.uri().path().to_owned();
+        let line = serde_json::json!({"method": req.method().to_string(),
+                                      "path": req.uri().path()});
         self.inflight.fetch_add(1, Ordering::SeqCst);
-        let outcome = match self.permits.acquire().await {
-            Ok(_permit) => self.clone().run(req).await,
-            Err(_) => Err(Failure::Internal(anyhow!("the server is closing"))),
+        let permit = match self.permits.clone().acquire_owned().await {
+            Ok(permit) => permit,
+            Err(_) => return self.failed(line, started, Failure::Internal(anyhow!("the server is closing"))),
         };
-        let (response, error) = match outcome {
-            Ok(response) => (response, None),
-            Err(failure) => failure.response(),
+        let (response, handler) = match self.clone().run(req).await {
+            Ok(answered) => answered,
+            Err(failure) => return self.failed(line, started, failure),
         };
+        let status = response.status().as_u16();
+        let server = self.clone();
+        // The handler may go on after its head (a streamed body, or a trap): its permit,
+        // its place in the drain and its log line wait for it, and a late failure is logged.
+        tokio::spawn(async move {
+            let error = match handler.await {
+                Ok(Ok(())) => None,
+                Ok(Err(failure)) => Some(format!("after answering: {}", failure.describe().1)),
+                Err(err) => Some(format!("after answering: {err}")),
+            };
+            drop(permit);
+            server.log(line, status, started, error);
+        });
+        response
+    }
+
+    fn failed(&self, line: serde_json::Value, started: Instant, failure: Failure) -> Response<HyperOutgoingBody> {
+        let (response, error) = failure.response();
+        self.log(line, response.status().as_u16(), started, Some(error));
+        response
+    }
+
+    fn log(&self, mut line: serde_json::Value, status: u16, started: Instant, error: Option<String>) {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let mut line = serde_json::json!({"method": method, "path": path,
-            "status": response.status().as_u16(), "ms": (ms * 1000.0).round() / 1000.0});
+        line["status"] = status.into();
+        line["ms"] = ((ms * 1000.0).round() / 1000.0).into();
         if let Some(error) = error {
             line["error"] = serde_json::Value::String(error);
         }
         event(&line);
         self.inflight.fetch_sub(1, Ordering::SeqCst);
-        response
     }
 
-    async fn run(self: Arc<Self>, req: Request<Incoming>) -> Result<Response<HyperOutgoingBody>, Failure> {
+    async fn run(self: Arc<Self>, req: Request<Incoming>) -> Result<(Response<HyperOutgoingBody>, HandlerTask), Failure> {
         let state = State::new(&self.plan, &self.allow).map_err(Failure::Internal)?;
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
@@ -172,7 +196,7 @@ impl Server {
             }
         });
         match receiver.await {
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => Ok((response, task)),
             Ok(Err(code)) => Err(Failure::Handler(format!("the handler answered with error {code:?}"))),
             Err(_) => match task.await {
                 Ok(Ok(())) => Err(Failure::Handler("the handler returned without a response".into())),
@@ -204,20 +228,24 @@ fn classify(err: anyhow::Error, limit: Duration) -> Failure {
 }
 
 impl Failure {
-    fn response(self) -> (Response<HyperOutgoingBody>, Option<String>) {
-        let (status, message) = match self {
+    fn describe(self) -> (StatusCode, String) {
+        match self {
             Failure::Timeout(limit) => (StatusCode::GATEWAY_TIMEOUT,
                 format!("the handler ran past its time limit of {} ms", limit.as_millis())),
             Failure::Memory(text) => (StatusCode::INTERNAL_SERVER_ERROR,
                 format!("the handler ran out of its memory limit: {text}")),
             Failure::Handler(text) => (StatusCode::INTERNAL_SERVER_ERROR, text),
             Failure::Internal(err) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{err:#}")),
-        };
+        }
+    }
+
+    fn response(self) -> (Response<HyperOutgoingBody>, String) {
+        let (status, message) = self.describe();
         let body = Full::new(Bytes::from(format!("{}\n", status.canonical_reason().unwrap_or("error"))))
             .map_err(|never| match never {})
             .boxed();
         let mut response = Response::new(body);
         *response.status_mut() = status;
-        (response, Some(message))
+        (response, message)
     }
 }
