@@ -36,6 +36,7 @@ class HandlerSource:
 TEST_HANDLERS = {
     "c": HandlerSource("main.c", "main.c"),
     "rust": HandlerSource("lib.rs", "src/lib.rs"),
+    "go": HandlerSource("main.go", "main.go"),
     "javascript": HandlerSource("main.js", "main.js", reads_files=False),
     "python": HandlerSource("app.py", "app.py"),
 }
@@ -100,9 +101,13 @@ class Server:
     lines: list[str] = field(default_factory=list)
 
     def get(self, path: str, timeout: float = 30) -> tuple[int, str]:
+        return self.request("GET", path, timeout=timeout)
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                timeout: float = 30) -> tuple[int, str]:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
-            conn.request("GET", path)
+            conn.request(method, path, body=body)
             answer = conn.getresponse()
             return answer.status, answer.read().decode()
         finally:

@@ -41,6 +41,9 @@ func init() {
 		}
 	})
 	http.HandleFunc("POST /sum", sum)
+	http.HandleFunc("/panic", func(w http.ResponseWriter, r *http.Request) {
+		panic("the handler gave up")
+	})
 }
 
 func hello(w http.ResponseWriter, r *http.Request) {
