@@ -28,7 +28,7 @@ Wasmforge = Callable[..., subprocess.CompletedProcess[str]]
 def demo_serve(languages: list[str], out: Path, env: dict[str, str], wasmforge: Wasmforge,
                console: Console) -> int:
     """The failures (0 when the host is not built: it is then only said)."""
-    from wasmforge.runtime.serve.host import built_host
+    from wasmforge.serve_host import built_host
 
     if built_host() is None:
         console.print("[yellow]serving not shown[/]: the HTTP host is not built (run "

@@ -9,12 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from wasmforge import serve_host as host
 from wasmforge.guest import hyperlight as guest
 from wasmforge.languages import get_driver
 from wasmforge.languages.http.c import wit_bindgen_path
 from wasmforge.project import LANGUAGES
 from wasmforge.runtime.probe import probe_hypervisor
-from wasmforge.runtime.serve import host
 
 
 def doctor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

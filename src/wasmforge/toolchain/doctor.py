@@ -76,8 +76,8 @@ def diagnose_serve_host() -> ToolchainRow:
     """Can `wasmforge serve` start here without a build first: its Rust host for this
     wasmforge's host sources, and wit-bindgen, which C HTTP handlers are built with (both
     come from `wasmforge toolchain install serve`)."""
+    from wasmforge import serve_host as host
     from wasmforge.languages.http.c import WIT_BINDGEN, wit_bindgen_path
-    from wasmforge.runtime.serve import host
 
     versions = {"wasmtime": host.WASMTIME}
     missing = []

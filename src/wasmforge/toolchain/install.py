@@ -78,7 +78,7 @@ def _install_serve() -> Iterator[str]:
     (cargo; minutes), and install zig, which compiles both."""
     from wasmforge.languages.http.c import install_wit_bindgen
     from wasmforge.languages.pins import ZIG
-    from wasmforge.runtime.serve.host import install_host  # a build step, not a run
+    from wasmforge.serve_host import install_host
 
     yield _install_pip(ZIG)
     for what, install in (("HTTP serving host", install_host),

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from wasmforge import serve_host as serving_host
 from wasmforge.errors import RuntimeFailure
 from wasmforge.runtime import tiers
 from wasmforge.runtime.run import RunRequest, component_digest, load
-from wasmforge.runtime.serve import host as serving_host
 from wasmforge.runtime.serve.plan import Served, ServeRequest, compiled_path, plan_json, served
 
 Notice = Callable[[str], None]

