@@ -71,6 +71,7 @@ def test_the_serve_row_says_whether_the_serving_host_is_built(tmp_path: Path) ->
     missing = {row["what"]: row for row in json.loads(done.stdout)["packaging"]}["serve"]
     assert missing["usable"] is False and "host" not in missing["versions"]
     assert "HTTP serving host" in missing["problem"] and "wit-bindgen" in missing["problem"]
+    assert "ziglang" in missing["problem"]
     assert "wasmforge toolchain install serve" in missing["remedy"]
 
 

@@ -74,10 +74,12 @@ def diagnose_hyperlight_build() -> ToolchainRow:
 
 def diagnose_serve_host() -> ToolchainRow:
     """Can `wasmforge serve` start here without a build first: its Rust host for this
-    wasmforge's host sources, and wit-bindgen, which C HTTP handlers are built with (both
-    come from `wasmforge toolchain install serve`)."""
+    wasmforge's host sources, and wit-bindgen and zig, which C and Go HTTP handlers are
+    built with (all from `wasmforge toolchain install serve`)."""
     from wasmforge import serve_host as host
     from wasmforge.languages.http.c import WIT_BINDGEN, wit_bindgen_path
+    from wasmforge.languages.pins import ZIG
+    from wasmforge.languages.tools import pip_target
 
     versions = {"wasmtime": host.WASMTIME}
     missing = []
@@ -88,7 +90,11 @@ def diagnose_serve_host() -> ToolchainRow:
     if wit_bindgen_path().is_file():
         versions["wit-bindgen"] = WIT_BINDGEN
     else:
-        missing.append(f"wit-bindgen {WIT_BINDGEN} (C HTTP handlers) is not built")
+        missing.append(f"wit-bindgen {WIT_BINDGEN} (C and Go HTTP handlers) is not built")
+    if (pip_target(ZIG) / ".installed").is_file():
+        versions["zig"] = ZIG.version
+    else:
+        missing.append(f"{ZIG.spec} (C and Go HTTP handlers) is not installed")
     if not missing:
         return ToolchainRow("serve", True, versions)
     return ToolchainRow("serve", False, versions, "; ".join(missing),
