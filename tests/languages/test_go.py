@@ -168,3 +168,14 @@ def test_http_handler_on_wit_bindgen_go_bindings_says_it_needs_tinygo(
     with pytest.raises(BuildFailed, match="TinyGo") as failure:
         build_project(root)
     assert "net/http" in str(failure.value.fix)
+
+
+def test_http_handler_that_listens_itself_is_refused_at_its_line(lang_home: Path,
+                                                                 tmp_path: Path) -> None:
+    listening = FETCH_MAIN.replace("func main() {}", 'func main() {\n\thttp.ListenAndServe('
+                                   '":8080", nil)\n}')
+    root = _handler(tmp_path, "golisten", {"main.go": listening})
+    with pytest.raises(BuildFailed, match="does not listen") as failure:
+        build_project(root)
+    assert failure.value.where == f"{root / 'main.go'}:20"
+    assert "func init()" in str(failure.value.fix)

@@ -37,6 +37,7 @@ GLUE_PACKAGE = "internal/wasmforgehttp"
 _MODULE_RE = re.compile(r"^module\s+(\S+)\s*$", re.MULTILINE)
 _WIT_BINDINGS_RE = re.compile(r'"[^"]*/internal/wasi/http/')
 _IMPORT_FILE = "zz_wasmforge_http.go"
+_LISTEN_RE = re.compile(r"\bhttp\.(ListenAndServe|ListenAndServeTLS|Serve)\(")
 OUTBOUND = "wasmforge:go-http/outbound@0.1.0"
 # How wasm-tools compose wires the three: the bridge-in root calls the Go module, which
 # calls bridge-out when it sends requests (Go's linker drops `send` when nothing does).
@@ -60,6 +61,7 @@ def build(project: Project, ctx: BuildContext) -> BuildOutput:
         from wasmforge.languages.http.go_tinygo import build as tinygo_build
 
         return tinygo_build(project, ctx, module)
+    _refuse_listening(project)
     go = require_pip(GO, "go") / "go" / "bin" / "go"
     bridges = go_bridge.bridges()  # first: it names what is missing before Go runs
     work = ctx.work_dir
@@ -95,6 +97,19 @@ def _module_path(project: Project) -> str:
         raise BuildFailed("go.mod names no module", where=str(manifest),
                           fix=f"start it with `module {project.name}`")
     return found[1]
+
+
+def _refuse_listening(project: Project) -> None:
+    """A handler that listens itself would build, then answer 404 to everything: main
+    never runs in a reactor, so what it registers never is."""
+    for path in sorted(project.root.glob("*.go")):
+        for number, line in enumerate(path.read_text("utf-8", errors="replace").splitlines(), 1):
+            if _LISTEN_RE.search(line.split("//", 1)[0]):
+                raise BuildFailed(
+                    "an HTTP handler does not listen: `wasmforge serve` does, and the "
+                    "component's main never runs", where=f"{path}:{number}",
+                    fix="register the handlers on http.DefaultServeMux in func init() "
+                        "(http.HandleFunc) and remove the ListenAndServe call")
 
 
 def _uses_wit_bindings(project: Project) -> bool:
