@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -163,3 +164,22 @@ def test_a_killed_builds_work_folder_is_removed_by_the_next_build(
     assert _cli("build", str(other), TMPDIR=str(temp)).returncode == 0
     assert not left[0].exists()
     assert list(temp.glob("wasmforge-*")) == []
+
+
+def test_a_change_to_wasmforges_build_code_misses_the_cache(
+        c_project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from wasmforge.toolchain import cache
+
+    package = tmp_path / "package"
+    shutil.copytree(Path(cache.__file__).parent.parent / "languages", package / "languages",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    fingerprint = cache.build_code_fingerprint.__wrapped__  # uncached: the files change
+    before = fingerprint(package)
+    driver = package / "languages" / "c.py"
+    driver.write_text(driver.read_text() + "\n# a fix in the C driver\n")
+    assert fingerprint(package) != before
+
+    first = build_project(c_project)
+    monkeypatch.setattr(cache, "build_code_fingerprint", lambda: "an-updated-wasmforge")
+    again = build_project(c_project)
+    assert not again.cached and again.digest == first.digest

@@ -83,7 +83,8 @@ def build_project(root: Path, *, sign_key: Path | None = None, hyperlight: bool 
 
         toolchains = {**toolchains, **http_versions(project.language)}
     options = {"hyperlight": hyperlight, "world": project.world}
-    key = cache.build_key(wasmforge_version=__version__, language=project.language,
+    key = cache.build_key(wasmforge_version=f"{__version__}+{cache.build_code_fingerprint()}",
+                          language=project.language,
                           sources=sources, toolchains=toolchains, options=options)
     signer = _signer_identity(sign_key)
 

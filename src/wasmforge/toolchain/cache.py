@@ -1,16 +1,17 @@
 """The content-addressed build cache.
 
 A build's key is the sha256 of everything that can change its output: wasmforge's
-version, the manifest, every source file (path and bytes), the pinned toolchain
-versions and the build options. Finished outputs are stored under
-`$WASMFORGE_HOME/builds/<key>/`, so switching back to an earlier state of a project
-also rebuilds with no toolchain call.
+version and its own build code (`build_code_fingerprint`), the manifest, every source
+file (path and bytes), the pinned toolchain versions and the build options. Finished
+outputs are stored under `$WASMFORGE_HOME/builds/<key>/`, so switching back to an earlier
+state of a project also rebuilds with no toolchain call.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -36,6 +37,30 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return "sha256:" + digest.hexdigest()
+
+
+# The parts of wasmforge whose code decides what a build makes (drivers, glue, templates).
+_BUILD_CODE = ("languages", "toolchain", "guest", "templates", "image")
+
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+@functools.cache
+def build_code_fingerprint(package: Path = _PACKAGE) -> str:
+    """The build code's files as they are: path, size and modification time (a stat, not a
+    read, on every build's no-op path). With an edited or updated install the cache misses
+    instead of answering with what the old code built; a checkout that only touches files
+    rebuilds once, to the same bytes."""
+    digest = hashlib.sha256()
+    for part in _BUILD_CODE:
+        for path in sorted((package / part).rglob("*")):
+            if "__pycache__" in path.parts or "target" in path.parts or not path.is_file():
+                continue
+            stat = path.stat()
+            digest.update(f"{path.relative_to(package).as_posix()}\0{stat.st_size}\0"
+                          f"{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()[:16]
 
 
 def source_digests(root: Path, files: Iterable[Path]) -> dict[str, str]:
