@@ -388,18 +388,9 @@ def serve(
         image=image, listen=listen, trust=tuple(trust or ()), isolation=isolation,
         mounts=tuple(mount or ()), env=tuple(env or ()), timeout_s=timeout, memory=memory,
         max_concurrency=max_concurrency, allow_unsigned=insecure_allow_unsigned,
+        log_json=log_json,
     )
-    raise typer.Exit(serve_image(request, notice=_notice,
-                                 log=_json_log if log_json else _text_log))
-
-
-def _text_log(entry: dict[str, Any]) -> None:
-    line = f"{entry['method']} {entry['path']} {entry['status']} {entry['ms']:.2f} ms"
-    _notice(line + (f" ({entry['error']})" if entry.get("error") else ""))
-
-
-def _json_log(entry: dict[str, Any]) -> None:
-    _notice(json.dumps(entry))
+    raise typer.Exit(serve_image(request, notice=_notice))
 
 
 @app.command()

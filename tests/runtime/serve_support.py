@@ -42,6 +42,8 @@ TEST_HANDLERS = {
 }
 LANGUAGE_NAMES = {"c": "C", "go": "Go", "rust": "Rust", "python": "Python",
                   "javascript": "JavaScript"}
+# What the upstream answers on /large: 1 MiB, for handlers that read big answers.
+LARGE_BODY = bytes(range(256)).hex().encode() * 2048
 _READY = re.compile(r"serving http://([0-9.]+):(\d+)/")
 
 
@@ -225,7 +227,7 @@ class Upstream:
     def __init__(self) -> None:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
-                body = b"pong from upstream\n"
+                body = LARGE_BODY if self.path == "/large" else b"pong from upstream\n"
                 self.send_response(200)
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()

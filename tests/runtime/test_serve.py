@@ -20,6 +20,7 @@ import pytest
 from tests.runtime.conftest import Keys, MakeImage, require_tier
 from tests.runtime.serve_support import (
     LANGUAGE_NAMES,
+    LARGE_BODY,
     TEST_HANDLERS,
     Server,
     Upstream,
@@ -133,11 +134,16 @@ def test_javascript_has_node_builtins_and_unicode_regexps(server: Server) -> Non
 
 @pytest.mark.parametrize("server", [("go", tier) for tier in TIERS], indirect=True,
                          ids=lambda p: f"{p[0]}-{p[1]}")
-def test_go_handlers_read_the_body_run_goroutines_and_survive_a_panic(server: Server) -> None:
+def test_go_handlers_read_the_body_run_goroutines_and_survive_a_panic(
+        server: Server, upstream: Upstream) -> None:
     assert server.request("POST", "/sum", b"[1, 2, 3, 40]") == (
         200, '{"count":4,"squares":1614}\n')
     status, body = server.request("POST", "/sum", b"not json")
     assert status == 400 and "want a JSON list of numbers" in body
+    large = bytes(range(256)) * 4096  # 1 MiB, across many of the bridges' chunks
+    assert server.request("POST", "/echo", large.hex().encode()) == (200, large.hex())
+    status, body = server.get(f"/fetch?url=http://localhost:{upstream.port}/large")
+    assert (status, body) == (200, f"upstream 200: {LARGE_BODY.decode()}\n")
     assert server.get("/panic") == (500, "Internal Server Error\n")
     assert server.get("/state") == (200, "1\n")
 

@@ -41,6 +41,10 @@ func init() {
 		}
 	})
 	http.HandleFunc("POST /sum", sum)
+	http.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo-Length", fmt.Sprint(r.ContentLength))
+		io.Copy(w, r.Body)
+	})
 	http.HandleFunc("/panic", func(w http.ResponseWriter, r *http.Request) {
 		panic("the handler gave up")
 	})

@@ -30,6 +30,7 @@ class ServeRequest:
     memory: str | None = None
     max_concurrency: int = 8
     allow_unsigned: bool = False
+    log_json: bool = False  # the host's request lines on stderr: JSON, else text
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Served:
     host: str
     port: int
     max_concurrency: int
+    log_json: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -68,7 +70,7 @@ def served(image: LoadedImage, request: ServeRequest) -> Served:
     policy.check_imports(image.wit.imports, grants)
     host, port = parse_listen(request.listen)
     return Served(image=image, caps=caps, grants=grants, limits=limits, host=host, port=port,
-                  max_concurrency=request.max_concurrency)
+                  max_concurrency=request.max_concurrency, log_json=request.log_json)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -101,5 +103,5 @@ def plan_json(served: Served, *, component: str, compiled: str, listen_fd: int,
         "network": list(grants.network), "stdio": grants.stdio,
         "memory_bytes": served.limits.memory_bytes,
         "timeout_ms": max(1, int(served.limits.timeout_s * 1000)),
-        "max_concurrency": served.max_concurrency,
+        "max_concurrency": served.max_concurrency, "log_json": served.log_json,
     }).encode()

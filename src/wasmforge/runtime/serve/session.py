@@ -1,8 +1,9 @@
 """`wasmforge serve`: verify -> policy -> the serving host in a tier, until a signal drains it.
 
-The host (host.py) prints one JSON line per event on its stdout: `ready` (the address),
-one per request (method, path, status, ms, error), `drained`, or `error`. Closing its stdin
-asks it to drain: requests already running finish within their time limit, then it exits.
+The host (serve_host.py builds it) prints one JSON line per event on its stdout: `ready`
+(the address), `drained`, or `error`; each request's line (method, path, status, ms, error;
+text or `--log-json`) it writes on stderr itself. Closing its stdin asks it to drain:
+requests already running finish within their time limit, then it exits.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from wasmforge.runtime.run import RunRequest, component_digest, load
 from wasmforge.runtime.serve.plan import Served, ServeRequest, compiled_path, plan_json, served
 
 Notice = Callable[[str], None]
-RequestLog = Callable[[dict[str, Any]], None]
 
 HYPERVISOR_REFUSAL = (
     "the hypervisor tier cannot serve HTTP handlers: hyperlight-sandbox 0.8.0's wasm guest "
@@ -33,7 +33,7 @@ HYPERVISOR_REFUSAL = (
 _READY_TIMEOUT_S = 120.0
 
 
-def serve_image(request: ServeRequest, notice: Notice, log: RequestLog) -> int:
+def serve_image(request: ServeRequest, notice: Notice) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit code."""
     image = load(RunRequest(image=request.image, trust=request.trust,
                             allow_unsigned=request.allow_unsigned), notice)
@@ -58,7 +58,7 @@ def serve_image(request: ServeRequest, notice: Notice, log: RequestLog) -> int:
         else:
             proc, closer = _start_direct(binary, work, listener), None
         try:
-            return supervise(proc, tier, notice, log)
+            return supervise(proc, tier, notice)
         finally:
             if closer is not None:
                 closer()
@@ -133,8 +133,9 @@ def _start_sandboxed(binary: Path, work: Path, plan: Served, compiled: Path,
     return proc, (connector.close if connector is not None else lambda: None)
 
 
-def supervise(proc: subprocess.Popen[str], tier: str, notice: Notice, log: RequestLog) -> int:
-    """Relay the host's events until it exits; SIGINT/SIGTERM ask it to drain."""
+def supervise(proc: subprocess.Popen[str], tier: str, notice: Notice) -> int:
+    """Relay the host's events until it exits; SIGINT/SIGTERM ask it to drain. (The host
+    writes each request's line on stderr itself.)"""
     assert proc.stdin is not None and proc.stdout is not None
     stdin = proc.stdin
 
@@ -154,8 +155,6 @@ def supervise(proc: subprocess.Popen[str], tier: str, notice: Notice, log: Reque
                 ready = True
                 notice(f"serving http://{event['ready']}/ (isolation: {tier}, a fresh "
                        "instance per request); stop with Ctrl-C")
-            elif "method" in event:
-                log(event)
             elif "drained" in event:
                 drained = bool(event["drained"])
             elif "error" in event:

@@ -208,6 +208,7 @@ void exports_wasi_http_incoming_handler_handle(
     put_request(&w, request);
     bridge_bytes_t asked = {.ptr = w.ptr, .len = w.len};
     bridge_bytes_t answer;
+    wasmforge_go_http_handler_reserve((uint32_t)w.len);
     wasmforge_go_http_handler_handle(&asked, &answer);
     free(w.ptr);
     respond(response_out, answer.ptr, answer.len);
@@ -305,7 +306,12 @@ static void put_response(codec_writer_t *w,
     wasi_http_types_incoming_response_drop_own(response);
 }
 
-void exports_wasmforge_go_http_outbound_send(bridge_bytes_t *asked, bridge_bytes_t *ret) {
+// The answer `send` made, until `receive` hands it over.
+static codec_writer_t pending;
+
+uint32_t exports_wasmforge_go_http_outbound_send(bridge_bytes_t *asked) {
+    free(pending.ptr);
+    pending = (codec_writer_t){0};
     codec_writer_t w = {0};
     codec_reader_t r = {.ptr = asked->ptr, .len = asked->len};
     codec_reader_t target = r;
@@ -337,8 +343,14 @@ void exports_wasmforge_go_http_outbound_send(bridge_bytes_t *asked, bridge_bytes
         }
     }
     bridge_bytes_free(asked);
-    ret->ptr = w.ptr;
-    ret->len = w.len;
+    pending = w;
+    return (uint32_t)w.len;
+}
+
+void exports_wasmforge_go_http_outbound_receive(bridge_bytes_t *ret) {
+    ret->ptr = pending.ptr;  // freed after the copy (wit-bindgen's post-return)
+    ret->len = pending.len;
+    pending = (codec_writer_t){0};
 }
 
 #endif

@@ -24,9 +24,10 @@ import (
 	"unsafe"
 )
 
-// Buffers handed to the host stay referenced here: Go's collector does not move memory,
-// but it would free a buffer only the host points at. An instance serves one request.
-var held = map[uint32][]byte{}
+// Buffers the host points at stay referenced by these globals (Go's collector does not
+// move memory, but it would free a buffer only the host points at): `room`, made for a list
+// that is about to arrive; `landed`, where it arrived; `answered`, what `handle` returns.
+var room, landed, answered []byte
 
 var empty [8]byte
 
@@ -37,22 +38,21 @@ func address(b []byte) uint32 {
 	return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b))))
 }
 
-func hold(b []byte) uint32 {
-	at := address(b)
-	held[at] = b
-	return at
-}
-
-// The canonical ABI's allocator, for the request `handle` receives and the answer `send`
-// gets. It is exported under the two names wit-component asks for, and not as
-// cabi_realloc, which the WASI adapter would call while the Go runtime is still starting.
+// The canonical ABI's allocator, for the request `handle` receives and the answer
+// `receive` returns. It hands out the room made beforehand (`reserve`, RoundTrip) and never
+// allocates, not even a map entry: Go's allocator may read the clock, and an instance may
+// not call out while a list is copied into it. It is exported under the two names
+// wit-component asks for, and not as cabi_realloc, which the WASI adapter would call while
+// Go is starting.
 func realloc(old, oldSize, align, newSize uint32) uint32 {
-	b := make([]byte, newSize)
-	if old != 0 {
-		copy(b, held[old])
-		delete(held, old)
+	if newSize == 0 {
+		return address(nil)
 	}
-	return hold(b)
+	if old != 0 || uint32(len(room)) < newSize {
+		panic("wasmforgehttp: a list arrived without room made for it")
+	}
+	landed, room = room, nil
+	return address(landed)
 }
 
 //go:wasmexport cabi_export_realloc
@@ -63,6 +63,11 @@ func exportRealloc(old, oldSize, align, newSize uint32) uint32 {
 //go:wasmexport cabi_import_realloc
 func importRealloc(old, oldSize, align, newSize uint32) uint32 {
 	return realloc(old, oldSize, align, newSize)
+}
+
+//go:wasmexport wasmforge:go-http/handler@0.1.0#reserve
+func reserve(size uint32) {
+	room = make([]byte, size)
 }
 
 func view(at, length uint32) []byte {
@@ -207,7 +212,7 @@ var answerAt [2]uint32
 //go:wasmexport wasmforge:go-http/handler@0.1.0#handle
 func handle(at, length uint32) uint32 {
 	message := view(at, length)
-	delete(held, at)
+	landed = nil // message refers to it now
 	var answer []byte
 	if req, err := request(message); err != nil {
 		bad := &recorder{header: http.Header{}, status: http.StatusBadRequest}
@@ -216,16 +221,19 @@ func handle(at, length uint32) uint32 {
 	} else {
 		answer = serve(req)
 	}
-	answerAt = [2]uint32{hold(answer), uint32(len(answer))}
+	answered = answer
+	answerAt = [2]uint32{address(answer), uint32(len(answer))}
 	return uint32(uintptr(unsafe.Pointer(&answerAt)))
 }
 
 //go:wasmimport wasmforge:go-http/outbound@0.1.0 send
-func send(at, length, answer uint32)
+func send(at, length uint32) uint32
 
-// Where `send` writes its answer's address and length: not on a goroutine stack, which may
-// move while the bridge calls back into Go to allocate the answer.
-var sentAt [2]uint32
+//go:wasmimport wasmforge:go-http/outbound@0.1.0 receive
+func receive(answer uint32)
+
+// Where `receive` writes its answer's address and length.
+var receivedAt [2]uint32
 
 // transport sends each request through wasi:http/outgoing-handler; the host checks it
 // against the manifest's network allow-list.
@@ -249,10 +257,12 @@ func (transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	w.header(req.Header)
 	w.text(string(body))
 	message := w.Bytes()
-	send(address(message), uint32(len(message)), uint32(uintptr(unsafe.Pointer(&sentAt))))
-	runtime.KeepAlive(message) // the bridge reads it while Go may collect (in realloc)
-	in := &reader{b: view(sentAt[0], sentAt[1])}
-	delete(held, sentAt[0])
+	size := send(address(message), uint32(len(message)))
+	runtime.KeepAlive(message) // the host read it from there
+	room = make([]byte, size)
+	receive(uint32(uintptr(unsafe.Pointer(&receivedAt))))
+	in := &reader{b: view(receivedAt[0], receivedAt[1])}
+	landed = nil
 	status := in.number()
 	if status == 0 {
 		return nil, errors.New(in.text())

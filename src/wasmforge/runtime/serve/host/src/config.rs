@@ -22,6 +22,8 @@ pub struct Plan {
     pub memory_bytes: usize,
     pub timeout_ms: u64,
     pub max_concurrency: usize,
+    /// Request lines on stderr as JSON (`--log-json`) rather than text.
+    pub log_json: bool,
 }
 
 fn text(v: &Value, key: &str) -> Result<String> {
@@ -65,6 +67,7 @@ impl Plan {
             memory_bytes: number(&v, "memory_bytes")? as usize,
             timeout_ms: number(&v, "timeout_ms")?,
             max_concurrency: number(&v, "max_concurrency")?.max(1) as usize,
+            log_json: v.get("log_json").and_then(Value::as_bool).unwrap_or(false),
         })
     }
 }

@@ -123,13 +123,17 @@ async fn drain(server: &Arc<Server>) {
     event(&serde_json::json!({"drained": server.inflight.load(Ordering::SeqCst) == 0}));
 }
 
+struct RequestLine {
+    method: String,
+    path: String,
+}
+
 type HandlerTask = tokio::task::JoinHandle<Result<(), Failure>>;
 
 impl Server {
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
         let started = Instant::now();
-        let line = serde_json::json!({"method": req.method().to_string(),
-                                      "path": req.uri().path()});
+        let line = RequestLine { method: req.method().to_string(), path: req.uri().path().to_owned() };
         self.inflight.fetch_add(1, Ordering::SeqCst);
         let permit = match self.permits.clone().acquire_owned().await {
             Ok(permit) => permit,
@@ -155,20 +159,26 @@ impl Server {
         response
     }
 
-    fn failed(&self, line: serde_json::Value, started: Instant, failure: Failure) -> Response<HyperOutgoingBody> {
+    fn failed(&self, line: RequestLine, started: Instant, failure: Failure) -> Response<HyperOutgoingBody> {
         let (response, error) = failure.response();
         self.log(line, response.status().as_u16(), started, Some(error));
         response
     }
 
-    fn log(&self, mut line: serde_json::Value, status: u16, started: Instant, error: Option<String>) {
+    /// One line per request on stderr, written here rather than relayed through wasmforge's
+    /// Python process, which would wake for every request.
+    fn log(&self, line: RequestLine, status: u16, started: Instant, error: Option<String>) {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        line["status"] = status.into();
-        line["ms"] = ((ms * 1000.0).round() / 1000.0).into();
-        if let Some(error) = error {
-            line["error"] = serde_json::Value::String(error);
-        }
-        event(&line);
+        let text = if self.plan.log_json {
+            let quote = |s: &str| serde_json::Value::from(s).to_string();
+            let error = error.map(|e| format!(", \"error\": {}", quote(&e))).unwrap_or_default();
+            format!("{{\"method\": {}, \"path\": {}, \"status\": {status}, \"ms\": {}{error}}}",
+                    quote(&line.method), quote(&line.path), (ms * 1000.0).round() / 1000.0)
+        } else {
+            let error = error.map(|e| format!(" ({e})")).unwrap_or_default();
+            format!("{} {} {status} {ms:.2} ms{error}", line.method, line.path)
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
         self.inflight.fetch_sub(1, Ordering::SeqCst);
     }
 
