@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Set-up on a fresh Debian 12 machine. Idempotent.
 #   bash scripts/setup.sh          what the demo uses: wasmforge and the language toolchains
+#   bash scripts/setup.sh --serve  also the HTTP serving host (`wasmforge serve`; cargo,
+#                                  minutes the first time)
 #   bash scripts/setup.sh --tests  also what only the tests use: pytest and ruff, the
-#                                  Hyperlight packages and precompiler, a local registry,
-#                                  the nested KVM and cosign
+#                                  Hyperlight packages and precompiler, the serving host,
+#                                  a local registry, the nested KVM and cosign
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests=0
-[ "${1:-}" = "--tests" ] && tests=1
+serve=()
+for arg in "$@"; do
+  case "$arg" in
+    --tests) tests=1 ;;
+    --serve) serve=(serve) ;;
+    *) echo "setup.sh: unknown option $arg (use --tests or --serve)" >&2; exit 2 ;;
+  esac
+done
 
 apt_install() {  # the named Debian packages that are not installed yet (as root)
   local need=() pkg
@@ -44,7 +53,7 @@ if [ "$tests" = 1 ]; then
   python3 -m wasmforge toolchain install
 else
   "${pip[@]}" -e .
-  python3 -m wasmforge toolchain install c go rust python javascript
+  python3 -m wasmforge toolchain install c go rust python javascript "${serve[@]}"
   exit 0
 fi
 
