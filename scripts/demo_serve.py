@@ -37,8 +37,9 @@ def demo_serve(languages: list[str], out: Path, env: dict[str, str], wasmforge: 
         return 0
     table = Table(title=f"wasmforge: new --world http -> build -> serve; GET, then {LOAD} "
                         f"requests at concurrency {CONCURRENCY}, a fresh instance each")
-    for column in ("language", "result", "build s", "GET /demo", "load", "req/s"):
-        table.add_column(column, no_wrap=True)
+    for column in ("language", "result", "build s", "200s", "req/s"):
+        table.add_column(column, no_wrap=True, min_width=len(column))
+    table.add_column("GET /demo", no_wrap=True, overflow="ellipsis", max_width=40)
     failures = 0
     for language in languages:
         row = _serve_language(language, out, env, wasmforge)
@@ -80,7 +81,7 @@ def _serve_language(language: str, out: Path, env: dict[str, str],
         server.wait(timeout=60)
     ok = status == 200 and counts[200] == LOAD
     return ("[green]ok[/]" if ok else "[red]wrong answers[/]", build_s,
-            f"{status} {body.strip()[:60]}", f"{counts[200]}/{LOAD} ok", f"{rate:.0f}")
+            f"{counts[200]}/{LOAD}", f"{rate:.0f}", f"{status} {body.strip()}")
 
 
 def _wait_ready(server: subprocess.Popen[str]) -> tuple[str, int] | None:
