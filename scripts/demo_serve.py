@@ -38,7 +38,7 @@ def demo_serve(languages: list[str], out: Path, env: dict[str, str], wasmforge: 
     table = Table(title=f"wasmforge: new --world http -> build -> serve; GET, then {LOAD} "
                         f"requests at concurrency {CONCURRENCY}, a fresh instance each")
     for column in ("language", "result", "build s", "200s", "req/s"):
-        table.add_column(column, no_wrap=True, min_width=len(column))
+        table.add_column(column, no_wrap=True, min_width=max(len(column), 7))
     table.add_column("GET /demo", no_wrap=True, overflow="ellipsis", max_width=40)
     failures = 0
     for language in languages:
