@@ -195,3 +195,22 @@ def test_the_link_guard_refuses_climbing_targets_only_in_guarded_folders(
         "guarded/sub/up Operation not permitted", "guarded/abs Operation not permitted",
         "guarded/down made", "free/up made", "unguarded made"]
     assert sorted(os.listdir(guarded)) == ["down", "sub"]
+
+
+def test_the_bubblewrap_probe_runs_once_per_boot_and_kernel_settings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wasmforge.runtime import process
+
+    monkeypatch.setenv("WASMFORGE_HOME", str(tmp_path / "home"))
+    probes: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counting_run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        probes.append(argv)
+        return real_run(argv, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(process.subprocess, "run", counting_run)
+    assert ProcessBackend().available().usable and len(probes) == 1
+    assert ProcessBackend().available().usable and len(probes) == 1  # the passed probe holds
+    monkeypatch.setattr(process, "_sandbox_facts", lambda: "after-a-sysctl-change")
+    assert ProcessBackend().available().usable and len(probes) == 2

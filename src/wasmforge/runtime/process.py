@@ -11,14 +11,19 @@ same for all runs of that shape.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from wasmforge.codecache import compiled_path, verified_sha256
+from wasmforge.errors import WasmforgeError
+from wasmforge.paths import private_dir, runtime_cache
 from wasmforge.runtime import policy, seccomp
 from wasmforge.runtime.backend import Backend, Invocation, RunOutcome, TierName, TierStatus
 from wasmforge.runtime.network import plan, sockets_notice
@@ -29,6 +34,27 @@ from wasmforge.runtime.sandbox import (
     Worker,
     system_dirs,
 )
+
+# What decides whether bubblewrap can unshare every namespace: this boot, the kernel's
+# user-namespace switches and the bwrap binary itself.
+_SANDBOX_FACTS = ("/proc/sys/kernel/random/boot_id",
+                  "/proc/sys/kernel/unprivileged_userns_clone",
+                  "/proc/sys/user/max_user_namespaces",
+                  "/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
+
+
+def _sandbox_facts() -> str:
+    """A digest of those facts: a bwrap probe that passed under the same facts is not run
+    again (a `run` saves its ~6 ms). A stale answer fails closed: the worker cannot start."""
+    facts = []
+    for fact in _SANDBOX_FACTS:
+        with contextlib.suppress(OSError):
+            facts.append(f"{fact}={Path(fact).read_text().strip()}")
+    with contextlib.suppress(OSError):
+        stat = os.stat(BWRAP)
+        facts.append(f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}")
+    facts.append(str(os.getuid()))
+    return hashlib.sha256("\n".join(facts).encode()).hexdigest()[:16]
 
 
 class ProcessBackend(Backend):
@@ -71,14 +97,21 @@ class ProcessBackend(Backend):
             if not found:
                 return TierStatus(False, "bubblewrap is not installed; install the Debian "
                                   "package `bubblewrap`")
+        usable = TierStatus(True, "bubblewrap (all namespaces unshared) + seccomp + rlimits, "
+                            "warm worker pool")
+        marker = runtime_cache("process") / f"bwrap-ok-{_sandbox_facts()}"
+        if marker.is_file():
+            return usable
         probe = subprocess.run([BWRAP, "--unshare-all", "--die-with-parent", "--ro-bind",
                                 "/usr", "/usr", *system_dirs(), "/usr/bin/true"],
                                capture_output=True, text=True)
         if probe.returncode != 0:
             return TierStatus(False, "bubblewrap cannot create namespaces here: "
                               f"{probe.stderr.strip() or probe.returncode}")
-        return TierStatus(True, "bubblewrap (all namespaces unshared) + seccomp + rlimits, "
-                          "warm worker pool")
+        with contextlib.suppress(OSError, WasmforgeError):
+            private_dir(marker.parent, "the runtime cache")
+            marker.touch()
+        return usable
 
     # -------------------------------------------------------------- running
 
