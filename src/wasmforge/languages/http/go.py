@@ -65,26 +65,36 @@ def build(project: Project, ctx: BuildContext) -> BuildOutput:
     go = require_pip(GO, "go") / "go" / "bin" / "go"
     bridges = go_bridge.bridges()  # first: it names what is missing before Go runs
     work = ctx.work_dir
-    source = _scratch_copy(project, work / "src", module)
+    core = _build_reactor(go, _scratch_copy(project, work / "src", module), work)
+    go_bridge.write_wit(work / "wit")
+    adapter.componentize(core, work / "wit", work / "go-handler.wasm", "go", world="guest")
+    out = work / f"{project.name}.wasm"
+    _compose(work, bridges, out)
+    return BuildOutput(out, "component")
+
+
+def _build_reactor(go: Path, source: Path, work: Path) -> Path:
+    """The Go module as a wasip1 reactor: `_initialize` and the glue's exports, no main."""
     env = _go_env()
     env.update(GOOS="wasip1", GOARCH="wasm", GOFLAGS=_module_flags(source, work))
     core = work / "go-handler.core.wasm"
     run_tool([go, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false",
               f"-overlay={_runtime_overlay(go.parent.parent)}", "-ldflags=-s -w", "-o",
               core, "."], what="go build", cwd=source, env=env)
-    go_bridge.write_wit(work / "wit")
-    adapter.componentize(core, work / "wit", work / "go-handler.wasm", "go", world="guest")
+    return core
+
+
+def _compose(work: Path, bridges: dict[str, Path], out: Path) -> None:
+    """bridge-in -> work/go-handler.wasm (-> bridge-out, when it sends) as one component."""
     for side, path in bridges.items():
         shutil.copyfile(path, work / f"bridge-{side}.wasm")
     handler_wit = run_tool([wasm_tools(), "component", "wit", work / "go-handler.wasm"],
                            what="reading the Go handler's imports (wasm-tools)")
     sends = f"import {OUTBOUND};" in handler_wit
     (work / "compose.yml").write_text(_COMPOSE + (_COMPOSE_OUTBOUND if sends else ""))
-    out = work / f"{project.name}.wasm"
     run_tool([wasm_tools(), "compose", "-c", "compose.yml", "bridge-in.wasm", "-o", out],
              what="composing the Go handler with its wasi:http bridges (wasm-tools compose)",
              cwd=work)
-    return BuildOutput(out, "component")
 
 
 def _module_path(project: Project) -> str:
