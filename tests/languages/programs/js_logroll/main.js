@@ -7,6 +7,7 @@ import { appendFile, mkdir, readdir, readFile, stat, writeFile } from "node:fs/p
 import fs from "fs";
 import os, { EOL } from "node:os";
 import path from "node:path";
+import process from "node:process";
 import { PassThrough, Readable, Transform, pipeline as pipelineCallback } from "stream";
 import { pipeline } from "node:stream/promises";
 import url, { fileURLToPath, pathToFileURL } from "node:url";
