@@ -259,8 +259,8 @@ def test_unsupported_builtin_fails_before_the_engine_runs(new_project, lang_home
     message = str(caught.value)
     assert "main.js:3:" in message
     assert ('"child_process" is a Node.js builtin that wasmforge components do not have '
-            "(they have buffer, crypto, events, fs, path, path/posix, process, util, "
-            "util/types)") in message
+            "(they have buffer, crypto, events, fs, fs/promises, os, path, path/posix, "
+            "process, stream, stream/promises, string_decoder, url, util, util/types)") in message
     assert "platform" not in message
 
 

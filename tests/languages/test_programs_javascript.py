@@ -1,8 +1,10 @@
 """Real JavaScript programs through the CLI, as a user builds and runs them: a notes renderer
-on marked, yaml and date-fns (package.json dependencies as written), and a release tool on
-Node's builtins (path, events, util, buffer, crypto). Each is built once per session with
-`wasmforge build --sign-key` and run with `wasmforge run` in the wasm and process tiers; the
-expected outputs are what Node.js prints for the same sources."""
+on marked, yaml and date-fns (package.json dependencies as written), a release tool on
+Node's builtins (path, events, util, buffer, crypto) and a log roll-up on its I/O builtins
+(fs/promises, stream, stream/promises, string_decoder, url, os). Each is built once per
+session with `wasmforge build --sign-key` and run with `wasmforge run` in the wasm and
+process tiers; the expected outputs are what Node.js prints for the same sources (stored,
+or for the log roll-up, printed by `node` in the test)."""
 
 from __future__ import annotations
 
@@ -116,17 +118,96 @@ def test_builtins_behave_like_node(js_programs: JsPrograms, tier: str) -> None:
     assert ran.stdout == _expected("js_builtins")
 
 
-def test_unsupported_builtin_is_named_at_build(js_programs: JsPrograms) -> None:
-    source = js_programs.root / "src" / "js_net"
+@pytest.mark.parametrize("builtin", ["node:net", "child_process"])
+def test_unsupported_builtin_is_named_at_build(js_programs: JsPrograms, builtin: str) -> None:
+    source = js_programs.root / "src" / f"js_{builtin.replace(':', '_')}"
     shutil.copytree(PROGRAMS / "js_builtins", source)
     (source / "lib" / "fetcher.js").write_text(
-        'import { readFileSync } from "fs";\nimport net from "node:net";\n'
-        "export const connect = () => net.connect(80, readFileSync);\n")
+        f'import {{ readFileSync }} from "fs";\nimport missing from "{builtin}";\n'
+        "export const connect = () => missing.connect(80, readFileSync);\n")
     main = source / "main.js"
     main.write_text('import { connect } from "./lib/fetcher.js";\n' + main.read_text())
     built = js_programs.wasmforge("build", str(source))
     assert built.returncode != 0
     assert "lib/fetcher.js:2:" in built.stderr
-    assert '"node:net" is a Node.js builtin that wasmforge components do not have' in built.stderr
+    assert f'"{builtin}" is a Node.js builtin that wasmforge components do not have' in built.stderr
+    assert "os, path" in built.stderr and "stream" in built.stderr  # what they do have
     assert "platform" not in built.stderr and "Traceback" not in built.stderr
     assert not (source / "build" / "js-builtins.oci.tar").exists()
+
+
+LOGROLL = PROGRAMS / "js_logroll"
+
+
+@dataclass
+class LogFolders:
+    """A copy of js_logroll's logs, and one output folder for node and one for wasmforge."""
+
+    logs: Path
+    node_out: Path
+    out: Path
+
+    def mounts(self) -> tuple[str, ...]:
+        return ("--mount", f"{self.logs}:/logs:ro", "--mount", f"{self.out}:/out")
+
+
+@pytest.fixture
+def log_folders(tmp_path: Path) -> LogFolders:
+    folders = LogFolders(tmp_path / "logs", tmp_path / "node-out", tmp_path / "out")
+    shutil.copytree(LOGROLL / "logs", folders.logs)
+    folders.node_out.mkdir()
+    folders.out.mkdir()
+    return folders
+
+
+def _node_prints(folders: LogFolders, *args: str) -> subprocess.CompletedProcess[str]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not on PATH")
+    return subprocess.run([node, str(LOGROLL / "main.js"), str(folders.logs),
+                           str(folders.node_out), *args],
+                          capture_output=True, text=True, timeout=120, check=True)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_log_roll_up_behaves_like_node(js_programs: JsPrograms, log_folders: LogFolders,
+                                       tier: str) -> None:
+    expected = _node_prints(log_folders)
+    ran = js_programs.run("js_logroll", tier, "/logs", "/out", options=log_folders.mounts())
+    assert ran.returncode == 0, ran.stderr
+    # fs/promises over the mounts, Transforms piped into process.stdout, file URLs, url.parse
+    assert "worker.log:2 2025-03-01T09:00:30.000Z job 42 failed: größe ungültig" in ran.stdout
+    assert "reports/daily/summary.txt file:" in ran.stdout
+    assert ran.stdout == expected.stdout
+    assert "2 errors\n" in ran.stderr  # process.stderr.write, as a Writable
+    summary = Path("reports", "daily", "summary.txt")
+    assert (log_folders.out / summary).read_text("utf-8") == \
+        (log_folders.node_out / summary).read_text("utf-8")
+    assert (log_folders.out / "reports" / "index.json").read_text() == '{"lines":2}'
+
+
+def test_os_answers_for_the_wasi_guest(js_programs: JsPrograms,
+                                       log_folders: LogFolders) -> None:
+    ran = js_programs.run("js_logroll", "wasm", "/logs", "/out", "os",
+                          options=(*log_folders.mounts(), "--env", "HOME=/home/app",
+                                   "--env", "TMPDIR=/scratch/"))
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines() == [
+        "== os", '"\\n" true', "wasi WASI wasm32 /scratch /home/app localhost", "1 1 LE "]
+    plain = js_programs.run("js_logroll", "wasm", "/logs", "/out", "os",
+                            options=log_folders.mounts())
+    assert "wasi WASI wasm32 /tmp / localhost" in plain.stdout
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_fs_promises_keeps_to_the_mounts(js_programs: JsPrograms, log_folders: LogFolders,
+                                         tier: str) -> None:
+    ran = js_programs.run("js_logroll", tier, "/logs", "/out", "readonly",
+                          options=log_folders.mounts())
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[1:] == [
+        "EPERM EPERM: operation not permitted, open '/logs/new.log'",
+        "EPERM EPERM: operation not permitted, mkdir '/logs/made'",
+        "ENOENT ENOENT: no such file or directory (no mount grants it), open '/etc/passwd'"]
+    assert sorted(p.name for p in log_folders.logs.iterdir()) == [
+        "README.txt", "api.log", "archive", "worker.log"]

@@ -3,11 +3,15 @@
 esbuild bundles the user's module with its local imports and the npm packages of the
 project's package.json; generated glue (glue/js_build.mjs) moves the bundle's top-level code
 into the wasi:cli/run export, and componentize-js makes the component. `process.argv`,
-`process.env`, `process.exitCode`, `process.exit()`, `process.stdin.read()` and
-`fs.readFileSync` (over WASI) are provided by glue/js_process.js and glue/js_fs.js; Node's
-path, events, util and buffer by pinned npm polyfills, crypto by glue/js_crypto.js (hashes
-over @noble/hashes, randomness from the engine's Web Crypto); any other builtin is a build
-error at the importing line (glue/js_node.mjs). The engine has no ICU, so regexps with
+`process.env`, `process.exitCode`, `process.exit()`, `process.stdin.read()`, `fs` and
+`fs/promises` (over WASI) are provided by glue/js_process.js, glue/js_fs.js and
+glue/js_fs_promises.js, `os` (what a WASI guest is) by glue/js_os.js, `url` by
+glue/js_url.js (the engine's URL, the `url` polyfill's legacy parse/format, file URLs);
+`stream` and `stream/promises` by glue/js_stream*.js (readable-stream, and process.stdout
+and stderr as Writables); Node's path, events, util, buffer and string_decoder by pinned
+npm polyfills, crypto by glue/js_crypto.js (hashes over @noble/hashes, randomness from the
+engine's Web Crypto); any other builtin is a build error at the importing line
+(glue/js_node.mjs). The engine has no ICU, so regexps with
 Unicode property escapes or the v flag are rewritten in the bundle (glue/js_regex.mjs), and
 errors name the user's files and lines through esbuild's source map (glue/js_sourcemap.mjs).
 
@@ -59,13 +63,17 @@ POLYFILLS = (Requirement("npm", "path-browserify", "1.0.1"),
              Requirement("npm", "events", "3.3.0"),
              Requirement("npm", "util", "0.12.5"),
              Requirement("npm", "buffer", "6.0.3"),
-             Requirement("npm", "@noble/hashes", "2.4.0"))
+             Requirement("npm", "@noble/hashes", "2.4.0"),
+             Requirement("npm", "url", "0.11.4"),
+             Requirement("npm", "readable-stream", "4.7.0"),
+             Requirement("npm", "string_decoder", "1.3.0"))
 NPM_PINS = (COMPONENTIZE_JS, ESBUILD, PREVIEW2_SHIM, *BUNDLE_TOOLS, *POLYFILLS)
 ENTRY = "main.js"
 _SOURCE_SUFFIXES = {".js", ".mjs", ".cjs", ".json", ".ts"}
 _SKIP_DIRS = {"build", "node_modules"}
 _GLUE = ("js_build.mjs", "js_bundle.mjs", "js_node.mjs", "js_regex.mjs", "js_sourcemap.mjs",
-         "js_process.js", "js_fs.js", "js_crypto.js", "js_globals.js")
+         "js_process.js", "js_process_package.js", "js_fs.js", "js_fs_promises.js", "js_os.js",
+         "js_url.js", "js_stream.js", "js_stream_promises.js", "js_crypto.js", "js_globals.js")
 _NODE_FIX = "install Node.js 20 or newer, e.g. `apt-get install nodejs npm`"
 
 

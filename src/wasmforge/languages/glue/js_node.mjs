@@ -1,14 +1,25 @@
 // Node's builtin modules in a wasmforge JavaScript bundle (an esbuild plugin). `x` and
-// `node:x` both resolve to: wasmforge's own shims over WASI (fs, process), its crypto over
-// @noble/hashes and the engine's Web Crypto, or the pinned npm polyfills (path, events,
-// util, buffer). Any other builtin is a build error naming it, at the importing line.
+// `node:x` both resolve to: wasmforge's own shims over WASI (fs, fs/promises, process, os),
+// its crypto over @noble/hashes and the engine's Web Crypto, its url over the engine's URL
+// and the `url` polyfill, its stream over readable-stream, or the pinned npm polyfills
+// (path, events, util, buffer, string_decoder). Any other builtin is a build error naming
+// it, at the importing line.
 import { readFile } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import path from "node:path";
 
 // Modules of the "wasmforge" namespace: glue files, named so in the bundle (whose text the
 // component keeps), not by the build folder's path.
-const SHIMS = { fs: "js_fs.js", process: "js_process.js", crypto: "js_crypto.js" };
+const SHIMS = {
+  fs: "js_fs.js",
+  "fs/promises": "js_fs_promises.js",
+  process: "js_process.js",
+  crypto: "js_crypto.js",
+  os: "js_os.js",
+  url: "js_url.js",
+  stream: "js_stream.js",
+  "stream/promises": "js_stream_promises.js",
+};
 const POLYFILLS = {
   path: "path-browserify",
   "path/posix": "path-browserify",
@@ -16,6 +27,7 @@ const POLYFILLS = {
   util: "util/",
   "util/types": "util/support/types.js",
   buffer: "buffer/",
+  string_decoder: "string_decoder/",
 };
 export const SUPPORTED = [...Object.keys(SHIMS), ...Object.keys(POLYFILLS)].sort();
 
@@ -52,6 +64,10 @@ export function nodePlugin(config) {
     name: "wasmforge-node",
     setup(build) {
       build.onResolve({ filter: builtin }, (args) => resolveBuiltin(build, config, args));
+      build.onResolve({ filter: /^process\/$/ }, () => ({
+        path: "js_process_package.js",
+        namespace: "wasmforge",
+      }));
       build.onResolve({ filter: /^wasmforge:/ }, (args) => ({
         path: args.path.slice("wasmforge:".length),
         namespace: "wasmforge",

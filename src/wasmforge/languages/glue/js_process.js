@@ -58,3 +58,4 @@ const proc = {
 globalThis.__wasmforge = { process: proc, ExitRequest, started: () => { live = true; } };
 
 export { proc as process };
+export default proc; // import process from "node:process"
