@@ -8,67 +8,41 @@ or for the log roll-up, printed by `node` in the test)."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from wasmforge.languages import get_driver
-from wasmforge.languages.tools import toolchains_dir
+from program_support import PROGRAMS, TIERS, ProgramCli, program_cli_fixture  # noqa: F401
 
 pytestmark = pytest.mark.slow
-
-PROGRAMS = Path(__file__).parent / "programs"
-TIERS = ("wasm", "process")
 
 
 @dataclass
 class JsPrograms:
-    """`python -m wasmforge` with a private home and key; each program built once."""
+    """The JavaScript programs through the shared ProgramCli, each built once."""
 
-    root: Path
-    images: dict[str, Path] = field(default_factory=dict)
+    cli: ProgramCli
+
+    @property
+    def root(self) -> Path:
+        return self.cli.root
 
     def wasmforge(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ, WASMFORGE_HOME=str(self.root / "home"),
-                   WASMFORGE_TOOLCHAINS=str(toolchains_dir()))
-        return subprocess.run([sys.executable, "-m", "wasmforge", *args], input=stdin,
-                              capture_output=True, text=True, env=env, timeout=900,
-                              cwd=self.root)
+        return self.cli.wasmforge(*args, stdin=stdin)
 
     def image(self, program: str) -> Path:
-        if program not in self.images:
-            status = get_driver("javascript").status()
-            if not status.usable:
-                pytest.skip(f"javascript toolchain not usable here: {status.problem} "
-                            f"({status.remedy})")
-            source = self.root / "src" / program
-            shutil.copytree(PROGRAMS / program, source)
-            built = self.wasmforge("build", str(source), "--sign-key",
-                                   str(self.root / "tester.key"), "--json")
-            assert built.returncode == 0, built.stderr
-            self.images[program] = Path(json.loads(built.stdout)["image"])
-        return self.images[program]
+        return self.cli.image(program, "javascript")
 
     def run(self, program: str, tier: str, *args: str, stdin: str = "",
             options: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-        return self.wasmforge("run", str(self.image(program)), "--trust",
-                              str(self.root / "tester.pub"), "--isolation", tier, *options,
-                              "--", *args, stdin=stdin)
+        return self.cli.run(self.image(program), tier, *args, stdin=stdin, options=options)
 
 
 @pytest.fixture(scope="session")
-def js_programs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JsPrograms]:
-    programs = JsPrograms(tmp_path_factory.mktemp("js-programs"))
-    keys = programs.wasmforge("keygen", "--out", str(programs.root / "tester"))
-    assert keys.returncode == 0, keys.stderr
-    yield programs
+def js_programs(program_cli: ProgramCli) -> JsPrograms:
+    return JsPrograms(program_cli)
 
 
 def _expected(program: str) -> str:

@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loopback_http import LoopbackHttp
+
 HERE = Path(__file__).parent
 HANDLERS = HERE / "serve_handlers"
 
@@ -221,28 +223,12 @@ def load(server: Server, path: str, total: int, concurrency: int) -> dict[str, i
     return counts
 
 
-class Upstream:
+class Upstream(LoopbackHttp):
     """A loopback HTTP server the handlers may (or may not) reach."""
 
     def __init__(self) -> None:
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
-                body = LARGE_BODY if self.path == "/large" else b"pong from upstream\n"
-                self.send_response(200)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(lambda path: LARGE_BODY if path == "/large"
+                         else b"pong from upstream\n")
 
 
 def wait_gone(pids: set[int], timeout: float = 10) -> set[int]:

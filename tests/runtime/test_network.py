@@ -4,14 +4,13 @@ images from `wasmforge build` run in each tier, is tested in test_network_built.
 from __future__ import annotations
 
 import array
-import http.server
 import json
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
 from conftest import HERE, JCO, NET_WIT_VERSION, NET_WORLD, MakeImage, _compile, require_tier
+from loopback_http import LoopbackHttp
 
 from wasmforge.project import Capabilities
 from wasmforge.runtime.network import Connector, hosts_file, plan
@@ -35,25 +34,11 @@ def test_plan_maps_names_to_loopback_and_skips_what_it_cannot_forward() -> None:
 
 @pytest.fixture
 def server() -> Iterator[int]:
-    class Hello(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            body = b"hello from the host"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    httpd = LoopbackHttp(b"hello from the host")
     try:
-        yield httpd.server_address[1]
+        yield httpd.port
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        httpd.close()
 
 
 def _ask(channel: socket.socket, host: str, port: int) -> tuple[dict, list[int]]:

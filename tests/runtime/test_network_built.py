@@ -21,7 +21,6 @@ What connects, and why only that (runtime/instance.py explains the wasmtime side
 
 from __future__ import annotations
 
-import http.server
 import os
 import shutil
 import socket
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Keys, require_tier
+from loopback_http import LoopbackHttp
 
 pytestmark = pytest.mark.slow
 PROGRAMS = Path(__file__).parent / "programs"
@@ -53,22 +53,6 @@ class Servers:
     connections: list[str] = field(default_factory=list)  # "http" / "echo" / "unlisted"
 
 
-def _http_server(body: str, name: str, seen: list[str]) -> http.server.ThreadingHTTPServer:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            seen.append(name)
-            data = body.encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    return http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-
 def _echo_server(seen: list[str]) -> socketserver.ThreadingTCPServer:
     class Echo(socketserver.StreamRequestHandler):
         def handle(self) -> None:
@@ -81,16 +65,17 @@ def _echo_server(seen: list[str]) -> socketserver.ThreadingTCPServer:
 @pytest.fixture(scope="module")
 def servers() -> Iterator[Servers]:
     seen: list[str] = []
-    running = [_http_server(HELLO, "http", seen), _echo_server(seen),
-               _http_server(SECRET, "unlisted", seen)]
-    for server in running:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    listed = LoopbackHttp(HELLO.encode(), lambda _path: seen.append("http"))
+    echo = _echo_server(seen)
+    threading.Thread(target=echo.serve_forever, daemon=True).start()
+    unlisted = LoopbackHttp(SECRET.encode(), lambda _path: seen.append("unlisted"))
     try:
-        yield Servers(*(server.server_address[1] for server in running), connections=seen)
+        yield Servers(listed.port, echo.server_address[1], unlisted.port, connections=seen)
     finally:
-        for server in running:
-            server.shutdown()
-            server.server_close()
+        listed.close()
+        unlisted.close()
+        echo.shutdown()
+        echo.server_close()
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
