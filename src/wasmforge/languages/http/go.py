@@ -57,11 +57,13 @@ _COMPOSE_OUTBOUND = f"""  go-handler:
 
 def build(project: Project, ctx: BuildContext) -> BuildOutput:
     module = _module_path(project)
-    if _uses_wit_bindings(project):
+    sources = {path: path.read_text("utf-8", errors="replace")
+               for path in sorted(project.root.glob("*.go"))}
+    if any(_WIT_BINDINGS_RE.search(text) for text in sources.values()):
         from wasmforge.languages.http.go_tinygo import build as tinygo_build
 
         return tinygo_build(project, ctx, module)
-    _refuse_listening(project)
+    _refuse_listening(sources)
     go = require_pip(GO, "go") / "go" / "bin" / "go"
     bridges = go_bridge.bridges()  # first: it names what is missing before Go runs
     work = ctx.work_dir
@@ -109,22 +111,17 @@ def _module_path(project: Project) -> str:
     return found[1]
 
 
-def _refuse_listening(project: Project) -> None:
+def _refuse_listening(sources: dict[Path, str]) -> None:
     """A handler that listens itself would build, then answer 404 to everything: main
     never runs in a reactor, so what it registers never is."""
-    for path in sorted(project.root.glob("*.go")):
-        for number, line in enumerate(path.read_text("utf-8", errors="replace").splitlines(), 1):
+    for path, text in sources.items():
+        for number, line in enumerate(text.splitlines(), 1):
             if _LISTEN_RE.search(line.split("//", 1)[0]):
                 raise BuildFailed(
                     "an HTTP handler does not listen: `wasmforge serve` does, and the "
                     "component's main never runs", where=f"{path}:{number}",
                     fix="register the handlers on http.DefaultServeMux in func init() "
                         "(http.HandleFunc) and remove the ListenAndServe call")
-
-
-def _uses_wit_bindings(project: Project) -> bool:
-    return any(_WIT_BINDINGS_RE.search(path.read_text("utf-8", errors="replace"))
-               for path in project.root.glob("*.go"))
 
 
 def _scratch_copy(project: Project, dest: Path, module: str) -> Path:
